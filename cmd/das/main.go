@@ -1,0 +1,72 @@
+// Command das is the Database Autonomy Service: one binary with subcommands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one das subcommand. It must not call os.Exit; it returns an
+// error that main prints.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdio stdio) error
+}
+
+// stdio carries the process streams so commands are testable.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"fingerprint": {"print template_id<TAB>template for each SQL line", cmdFingerprint},
+		"gen":         {"generate a deterministic SQL event workload", cmdGen},
+		"leaf":        {"distributed ID service: serve, init, tag add", cmdLeaf},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: das <command> [flags]\n\ncommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'das <command> -h' for the command's flags.")
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage(os.Stderr)
+		if len(os.Args) < 2 {
+			os.Exit(2)
+		}
+		return
+	}
+	cmd, ok := commands()[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "das: unknown command %q\n\n", os.Args[1])
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd.run(ctx, os.Args[2:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}); err != nil {
+		if err == errUsage {
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "das %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
