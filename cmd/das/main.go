@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,10 @@ type stdio struct {
 	in       io.Reader
 	out, err io.Writer
 }
+
+// errUsage is returned by a command whose flags did not parse; the flag
+// package has already printed the message.
+var errUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
