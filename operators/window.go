@@ -128,13 +128,13 @@ func (w *WindowAggregate[T, A]) release(a A) {
 // Process folds a batch of items in at watermark wm (the task watermark
 // before this batch). Items too late for their window are passed to
 // reject with ReasonLate; every other item ends up in exactly one window.
-func (w *WindowAggregate[T, A]) Process(items []T, wm int64, reject func(item *T, reason string)) {
+func (w *WindowAggregate[T, A]) Process(items []T, wm int64, reject func(i int, reason string)) {
 	for i := range items {
 		it := &items[i]
 		ts := w.agg.EventTime(it)
 		end := w.win.End(ts)
 		if end <= w.purgedUpTo || windows.TooLate(end, w.lateness, wm) {
-			reject(it, ReasonLate)
+			reject(i, ReasonLate)
 			continue
 		}
 		tbl := w.open

@@ -27,9 +27,13 @@ type Checkpoint struct {
 	PurgedUpTo int64
 	// DeadLetterSize is the committed length of the dead-letter file.
 	DeadLetterSize int64
-	// SinkPending are the sink's precommitted files of this epoch, to be
-	// committed on recovery if the process died before doing so.
-	SinkPending []string
+	// Watermark is the task watermark at the checkpoint; a restored task
+	// never reports a lower one.
+	Watermark int64
+	// SinkPending holds, per sink in job order, the opaque encoding of the
+	// sink's precommitted output of this epoch, to be committed on recovery
+	// if the process died before doing so.
+	SinkPending [][]byte
 	// Counters are cumulative job counters (events in, rows out, ...) so
 	// that a resumed run reports totals; names are free-form.
 	Counters map[string]int64
@@ -44,9 +48,10 @@ func (c *Checkpoint) Append(dst []byte) []byte {
 	dst = binary.AppendVarint(dst, c.FiredUpTo)
 	dst = binary.AppendVarint(dst, c.PurgedUpTo)
 	dst = binary.AppendVarint(dst, c.DeadLetterSize)
+	dst = binary.AppendVarint(dst, c.Watermark)
 	dst = binary.AppendUvarint(dst, uint64(len(c.SinkPending)))
 	for _, f := range c.SinkPending {
-		dst = appendBytes(dst, []byte(f))
+		dst = appendBytes(dst, f)
 	}
 	names := make([]string, 0, len(c.Counters))
 	for k := range c.Counters {
@@ -74,9 +79,10 @@ func (c *Checkpoint) Decode(b []byte) error {
 	c.FiredUpTo = r.Varint()
 	c.PurgedUpTo = r.Varint()
 	c.DeadLetterSize = r.Varint()
+	c.Watermark = r.Varint()
 	n := r.Uvarint()
 	for i := uint64(0); i < n && r.Err == nil; i++ {
-		c.SinkPending = append(c.SinkPending, string(r.Bytes()))
+		c.SinkPending = append(c.SinkPending, append([]byte(nil), r.Bytes()...))
 	}
 	n = r.Uvarint()
 	c.Counters = make(map[string]int64, n)

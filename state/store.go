@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
@@ -150,7 +151,7 @@ func (s *Store) Commit(b *pebble.Batch, cp *Checkpoint) error {
 func (s *Store) LoadCheckpoint() (*Checkpoint, error) {
 	v, closer, err := s.db.Get(keyCheckpoint)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return &Checkpoint{}, nil
+		return &Checkpoint{Watermark: math.MinInt64, FiredUpTo: math.MinInt64, PurgedUpTo: math.MinInt64}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state: read checkpoint: %w", err)

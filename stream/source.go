@@ -13,6 +13,10 @@ type Batch[T any] struct {
 	Partition int32
 	// Items are the records that decoded and validated.
 	Items []T
+	// ItemOffsets, if not empty, holds each item's offset in its partition
+	// (parallel to Items), so that dead-letter lines for items rejected
+	// later (late, future) say where the record was.
+	ItemOffsets []int64
 	// Rejects are records that could not be decoded or failed validation,
 	// each with its reason and raw bytes, in partition order with Items.
 	Rejects []Reject

@@ -71,7 +71,7 @@ func TooLate(end, lateness, wm int64) bool {
 // PurgeLimit returns the largest window end whose state may be deleted at
 // watermark wm: every window ending at or before it is TooLate.
 func PurgeLimit(lateness, wm int64) int64 {
-	if wm < -1<<62 {
+	if wm < -1<<62 || wm == 1<<63-1 {
 		return wm
 	}
 	return wm + 1 - lateness
