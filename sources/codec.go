@@ -1,0 +1,438 @@
+package sources
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/valyala/fastjson"
+)
+
+// Reasons a record is rejected. They are the machine-readable Reason of a
+// DecodeError and of a stream.Reject, and the reason column of the dead-letter
+// output. Reasons for other fields follow the same "kind:field" pattern, e.g.
+// "negative:rows_sent" or "invalid:err_code".
+const (
+	// ReasonMalformed: not JSON, not a JSON object, or a field of the wrong
+	// JSON type (a string where a number belongs, …).
+	ReasonMalformed = "malformed"
+	// ReasonMissingTs: ts_ms absent or null.
+	ReasonMissingTs = "missing:ts_ms"
+	// ReasonMissingInstance: instance absent, null or empty.
+	ReasonMissingInstance = "missing:instance"
+	// ReasonMissingSQL: sql absent or null. An empty string is a statement
+	// (MySQL answers it with error 1065) and is accepted.
+	ReasonMissingSQL = "missing:sql"
+	// ReasonInvalidTs: ts_ms is a number that is not an integer in int64 range.
+	ReasonInvalidTs = "invalid:ts_ms"
+	// ReasonNegativeTs: ts_ms before the Unix epoch.
+	ReasonNegativeTs = "negative:ts_ms"
+	// ReasonNegativeLatency: latency_us < 0.
+	ReasonNegativeLatency = "negative:latency_us"
+)
+
+// DecodeError says why a record could not become an Event. Reason is one of
+// the Reason constants (or "negative:FIELD" / "invalid:FIELD"); Detail is for
+// humans.
+type DecodeError struct {
+	Reason string
+	Detail string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Detail == "" {
+		return "sources: " + e.Reason
+	}
+	return "sources: " + e.Reason + ": " + e.Detail
+}
+
+// Fields is a set of Event fields, as named in the data contract. It selects
+// which fields AppendJSONFields writes (and which columns an Arrow writer
+// leaves null).
+type Fields uint16
+
+// The fields of an Event, in the order of the data contract.
+const (
+	FieldTsMs Fields = 1 << iota
+	FieldInstance
+	FieldDB
+	FieldUser
+	FieldSQL
+	FieldLatencyUs
+	FieldLockUs
+	FieldRowsSent
+	FieldRowsExamined
+	FieldRowsAffected
+	FieldErrCode
+
+	// AllFields is every field of an Event.
+	AllFields = FieldTsMs | FieldInstance | FieldDB | FieldUser | FieldSQL |
+		FieldLatencyUs | FieldLockUs | FieldRowsSent | FieldRowsExamined |
+		FieldRowsAffected | FieldErrCode
+	// RequiredFields are the fields a record must carry.
+	RequiredFields = FieldTsMs | FieldInstance | FieldSQL
+)
+
+// FieldNames are the JSON keys (and Arrow column names) of the fields, in
+// bit order: FieldNames[i] names Fields(1<<i).
+var FieldNames = [...]string{
+	"ts_ms", "instance", "db", "user", "sql", "latency_us", "lock_us",
+	"rows_sent", "rows_examined", "rows_affected", "err_code",
+}
+
+// Check validates an Event built by a source that does not go through the
+// JSON decoder (Arrow, slow log, …) with the same rules as Decode, except the
+// presence of SQL, which an Event cannot express. It returns nil or a
+// *DecodeError.
+func Check(ev *Event) error {
+	if ev.TsMs < 0 {
+		return &DecodeError{Reason: ReasonNegativeTs, Detail: "ts_ms " + strconv.FormatInt(ev.TsMs, 10)}
+	}
+	if ev.Instance == "" {
+		return &DecodeError{Reason: ReasonMissingInstance}
+	}
+	for _, f := range [...]struct {
+		v    int64
+		name string
+	}{
+		{ev.LatencyUs, "latency_us"}, {ev.LockUs, "lock_us"}, {ev.RowsSent, "rows_sent"},
+		{ev.RowsExamined, "rows_examined"}, {ev.RowsAffected, "rows_affected"},
+	} {
+		if f.v < 0 {
+			return negative(f.name, f.v)
+		}
+	}
+	if ev.ErrCode < 0 {
+		return negative("err_code", int64(ev.ErrCode))
+	}
+	return nil
+}
+
+func negative(field string, v int64) *DecodeError {
+	return &DecodeError{Reason: "negative:" + field, Detail: field + " " + strconv.FormatInt(v, 10)}
+}
+
+// Decoder decodes JSON event records (one JSON object per record, the data
+// contract of DESIGN.md) into Events. The zero value is ready to use. A
+// Decoder is not safe for concurrent use.
+//
+// Rules:
+//   - ts_ms, instance and sql are required; instance must not be empty.
+//   - Other fields are optional and default to zero or "". A null value is
+//     the same as an absent field. Unknown fields are ignored. When a key
+//     repeats, the last non-null value wins.
+//   - Numbers must be integers. A number written with a fraction or exponent
+//     (1.0, 1e3) is accepted when its value is integral and fits int64
+//     (err_code: int32); otherwise the reason is "invalid:FIELD".
+//   - ts_ms, latency_us, lock_us, rows_* must not be negative
+//     ("negative:FIELD"); err_code must be within 0..2^31-1.
+//   - sql keeps its bytes exactly: raw bytes that are not UTF-8, control
+//     characters and escapes that do not form a code point (a lone \ud800)
+//     are kept, never rejected.
+//
+// The first problem found, in the record's key order, is reported.
+//
+// Decode allocates nothing in steady state: Instance, DB and User are
+// interned per decoder (at most MaxInterned distinct strings per decoder,
+// beyond that they are allocated per record), and SQL points into the
+// decoder's memory.
+type Decoder struct {
+	p   fastjson.Parser
+	str Interner
+}
+
+// MaxInterned bounds a Decoder's interned Instance/DB/User strings.
+const MaxInterned = 4096
+
+// Decode decodes raw into ev, overwriting all of ev. On error ev is in an
+// unspecified state and the error is a *DecodeError.
+//
+// ev.SQL points into the decoder's memory: it is valid until the next call
+// to Decode on d. Callers that retain it must copy it. ev.Instance, ev.DB and
+// ev.User are ordinary strings and may be retained.
+func (d *Decoder) Decode(raw []byte, ev *Event) error {
+	*ev = Event{}
+	if d.str.max == 0 {
+		d.str.max = MaxInterned
+	}
+	v, err := d.p.ParseBytes(raw)
+	if err != nil {
+		return &DecodeError{Reason: ReasonMalformed, Detail: err.Error()}
+	}
+	o, err := v.Object()
+	if err != nil {
+		return &DecodeError{Reason: ReasonMalformed, Detail: "record is a JSON " + v.Type().String() + ", not an object"}
+	}
+	var (
+		seen Fields
+		derr *DecodeError
+	)
+	o.Visit(func(key []byte, v *fastjson.Value) {
+		if derr != nil || v.Type() == fastjson.TypeNull {
+			return
+		}
+		var f Fields
+		switch string(key) {
+		case "ts_ms":
+			f = FieldTsMs
+			ev.TsMs, derr = intField(v, "ts_ms", math.MaxInt64)
+		case "instance":
+			f = FieldInstance
+			var b []byte
+			b, derr = strField(v, "instance")
+			ev.Instance = d.str.Get(b)
+		case "db":
+			f = FieldDB
+			var b []byte
+			b, derr = strField(v, "db")
+			ev.DB = d.str.Get(b)
+		case "user":
+			f = FieldUser
+			var b []byte
+			b, derr = strField(v, "user")
+			ev.User = d.str.Get(b)
+		case "sql":
+			f = FieldSQL
+			ev.SQL, derr = strField(v, "sql")
+		case "latency_us":
+			f = FieldLatencyUs
+			ev.LatencyUs, derr = intField(v, "latency_us", math.MaxInt64)
+		case "lock_us":
+			f = FieldLockUs
+			ev.LockUs, derr = intField(v, "lock_us", math.MaxInt64)
+		case "rows_sent":
+			f = FieldRowsSent
+			ev.RowsSent, derr = intField(v, "rows_sent", math.MaxInt64)
+		case "rows_examined":
+			f = FieldRowsExamined
+			ev.RowsExamined, derr = intField(v, "rows_examined", math.MaxInt64)
+		case "rows_affected":
+			f = FieldRowsAffected
+			ev.RowsAffected, derr = intField(v, "rows_affected", math.MaxInt64)
+		case "err_code":
+			f = FieldErrCode
+			var c int64
+			c, derr = intField(v, "err_code", math.MaxInt32)
+			ev.ErrCode = int32(c)
+		default:
+			return
+		}
+		seen |= f
+	})
+	if derr != nil {
+		return derr
+	}
+	switch {
+	case seen&FieldTsMs == 0:
+		return &DecodeError{Reason: ReasonMissingTs}
+	case seen&FieldInstance == 0 || ev.Instance == "":
+		return &DecodeError{Reason: ReasonMissingInstance}
+	case seen&FieldSQL == 0:
+		return &DecodeError{Reason: ReasonMissingSQL}
+	}
+	return nil
+}
+
+func strField(v *fastjson.Value, name string) ([]byte, *DecodeError) {
+	if v.Type() != fastjson.TypeString {
+		return nil, &DecodeError{Reason: ReasonMalformed, Detail: name + ": want a string, got a " + v.Type().String()}
+	}
+	b, _ := v.StringBytes()
+	return b, nil
+}
+
+// intField returns the non-negative integer value of v, at most max.
+func intField(v *fastjson.Value, name string, max int64) (int64, *DecodeError) {
+	if v.Type() != fastjson.TypeNumber {
+		return 0, &DecodeError{Reason: ReasonMalformed, Detail: name + ": want a number, got a " + v.Type().String()}
+	}
+	if n, err := v.Int64(); err == nil {
+		switch {
+		case n < 0:
+			return 0, negative(name, n)
+		case n > max:
+			return 0, &DecodeError{Reason: "invalid:" + name, Detail: name + " " + strconv.FormatInt(n, 10) + " out of range"}
+		}
+		return n, nil
+	}
+	// Not a plain integer: 1.0, 1e3, 1.5, overflow, or junk that fastjson's
+	// lenient number scanner let through (1-2). Rare, so allocating is fine.
+	raw := v.MarshalTo(nil)
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil && !isRangeErr(err) {
+		return 0, &DecodeError{Reason: "invalid:" + name, Detail: name + ": " + err.Error()}
+	}
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || f >= 1<<63 || f < -(1<<63):
+		return 0, &DecodeError{Reason: "invalid:" + name, Detail: name + " " + string(raw) + " is not an integer in range"}
+	case f < 0:
+		return 0, negative(name, int64(f))
+	case f > float64(max):
+		return 0, &DecodeError{Reason: "invalid:" + name, Detail: name + " " + string(raw) + " out of range"}
+	}
+	return int64(f), nil
+}
+
+func isRangeErr(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+// Interner maps byte strings to shared Go strings so that a decoder returns
+// the same string for the same bytes without allocating. It holds at most
+// its bound of entries; beyond that, unseen strings are allocated on each
+// call. The zero value interns nothing (use NewInterner). Not safe for
+// concurrent use.
+type Interner struct {
+	m   map[string]string
+	max int
+}
+
+// NewInterner returns an Interner holding at most max strings, each at most
+// 256 bytes long.
+func NewInterner(max int) *Interner { return &Interner{max: max} }
+
+// Get returns b as a string, shared with previous calls for the same bytes.
+func (in *Interner) Get(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in.m) < in.max && len(b) <= 256 {
+		if in.m == nil {
+			in.m = make(map[string]string)
+		}
+		in.m[s] = s
+	}
+	return s
+}
+
+// AppendJSON appends ev as one JSON object (no newline) with every field of
+// the data contract, in contract order, and returns the extended buffer.
+// Decode(AppendJSON(nil, ev)) gives back ev exactly, for every ev that
+// passes Check.
+//
+// Strings are written byte-exactly: '"', '\\' and control characters are
+// escaped; every other byte, including bytes that are not valid UTF-8, is
+// written as is. So the output is JSON that Decode (and any lenient reader)
+// returns byte for byte, but a strict UTF-8 JSON reader would replace
+// invalid bytes with U+FFFD. There is no JSON escape that carries a raw
+// byte (\u00ff is the code point ÿ, two bytes in UTF-8), so this is the only
+// lossless choice that keeps sql a JSON string.
+func AppendJSON(dst []byte, ev *Event) []byte {
+	return AppendJSONFields(dst, ev, AllFields)
+}
+
+// AppendJSONFields is AppendJSON writing only the fields in present. The
+// generator uses it to produce records with missing fields, and sources that
+// reject a row of a columnar batch use it to give the dead-letter output the
+// row's raw form.
+func AppendJSONFields(dst []byte, ev *Event, present Fields) []byte {
+	dst = append(dst, '{')
+	first := true
+	key := func(f Fields) bool {
+		if present&f == 0 {
+			return false
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '"')
+		dst = append(dst, fieldName(f)...)
+		dst = append(dst, '"', ':')
+		return true
+	}
+	if key(FieldTsMs) {
+		dst = strconv.AppendInt(dst, ev.TsMs, 10)
+	}
+	if key(FieldInstance) {
+		dst = AppendJSONString(dst, ev.Instance)
+	}
+	if key(FieldDB) {
+		dst = AppendJSONString(dst, ev.DB)
+	}
+	if key(FieldUser) {
+		dst = AppendJSONString(dst, ev.User)
+	}
+	if key(FieldSQL) {
+		dst = AppendJSONString(dst, ev.SQL)
+	}
+	if key(FieldLatencyUs) {
+		dst = strconv.AppendInt(dst, ev.LatencyUs, 10)
+	}
+	if key(FieldLockUs) {
+		dst = strconv.AppendInt(dst, ev.LockUs, 10)
+	}
+	if key(FieldRowsSent) {
+		dst = strconv.AppendInt(dst, ev.RowsSent, 10)
+	}
+	if key(FieldRowsExamined) {
+		dst = strconv.AppendInt(dst, ev.RowsExamined, 10)
+	}
+	if key(FieldRowsAffected) {
+		dst = strconv.AppendInt(dst, ev.RowsAffected, 10)
+	}
+	if key(FieldErrCode) {
+		dst = strconv.AppendInt(dst, int64(ev.ErrCode), 10)
+	}
+	return append(dst, '}')
+}
+
+func fieldName(f Fields) string {
+	for i := range FieldNames {
+		if f == 1<<i {
+			return FieldNames[i]
+		}
+	}
+	panic(fmt.Sprintf("BUG: sources: not a single field: %#x", uint16(f)))
+}
+
+// String lists the fields' names, e.g. "ts_ms,sql".
+func (f Fields) String() string {
+	var b []byte
+	for i, n := range FieldNames {
+		if f&(1<<i) != 0 {
+			if len(b) > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, n...)
+		}
+	}
+	return string(b)
+}
+
+// AppendJSONString appends s as a quoted JSON string, escaping '"', '\\' and
+// control characters and copying every other byte unchanged (see
+// AppendJSON).
+func AppendJSONString[S ~string | ~[]byte](dst []byte, s S) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+const hexDigits = "0123456789abcdef"
