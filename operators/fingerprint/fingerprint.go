@@ -1,0 +1,626 @@
+package fingerprint
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Version identifies the fingerprint algorithm. It is written to the Parquet
+// column fingerprint_version. It is bumped whenever any input would get a
+// different template or id; within one Version, templates and ids are stable
+// across das releases.
+const Version = 1
+
+// MaxTemplateLen caps the length of a returned template, marker included. A
+// longer normalized text is cut on a UTF-8 boundary and ends with TruncMark;
+// its ID is still computed over the whole normalized text.
+const MaxTemplateLen = 64 << 10
+
+// TruncMark ends a template or a redacted sample that was cut short.
+const TruncMark = "…"
+
+// maxInput bounds the bytes of one statement that are looked at, so offsets
+// fit in int32. MySQL's max_allowed_packet cannot exceed 1 GiB.
+const maxInput = 1 << 30
+
+// retainLimit is the largest buffer capacity kept between calls: one huge
+// statement must not pin its buffers for the life of the Fingerprinter.
+const retainLimit = 1 << 20
+
+// maxDepth bounds the parentheses tracked for IN and VALUES lists; deeper
+// ones are still printed but never collapse.
+const maxDepth = 256
+
+// ErrInvalidID is returned by ParseID for a string that is not 16 hex digits.
+var ErrInvalidID = errors.New("fingerprint: invalid template id")
+
+// ID identifies a template: the xxhash64 of its full normalized text. It does
+// not depend on the database, the instance or the das release, only on the
+// SQL text and Version.
+type ID uint64
+
+// String returns the id as 16 lower-case hex digits: the template_id column.
+func (id ID) String() string {
+	var b [16]byte
+	return string(id.appendHex(b[:0]))
+}
+
+// AppendText appends the String form to b. It never fails.
+func (id ID) AppendText(b []byte) ([]byte, error) {
+	return id.appendHex(b), nil
+}
+
+// MarshalText returns the String form.
+func (id ID) MarshalText() ([]byte, error) {
+	return id.appendHex(make([]byte, 0, 16)), nil
+}
+
+// UnmarshalText parses the String form, as ParseID does.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
+func (id ID) appendHex(b []byte) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[(id>>uint(shift))&0xf])
+	}
+	return b
+}
+
+// ParseID parses exactly 16 hex digits (either case) into an ID.
+func ParseID(s string) (ID, error) {
+	if len(s) != 16 {
+		return 0, fmt.Errorf("%w %q: want 16 hex digits", ErrInvalidID, s)
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, fmt.Errorf("%w %q: want 16 hex digits", ErrInvalidID, s)
+		}
+		v = v<<4 | uint64(d)
+	}
+	return ID(v), nil
+}
+
+// Kinds of the tokens written to the normalized text.
+const (
+	tNone   uint8 = iota // before the first token
+	tWord                // identifier or keyword, lower-cased
+	tQuoted              // backquoted identifier that keeps its quotes
+	tValue               // "?": a literal or a placeholder
+	tList                // "...": a collapsed IN list
+	tOp                  // operator
+	tSign                // "-" or "+", binary or unary
+	tLParen
+	tRParen
+	tComma
+	tDot
+	tSemi
+	tOther // any other punctuation byte
+	numKinds
+)
+
+// spaceBefore[prev][cur] says whether a space separates two tokens:
+// 0 never, 1 always, 2 when prev is a keyword with kwParen (cur is "(").
+var spaceBefore = func() (t [numKinds][numKinds]uint8) {
+	for p := range numKinds {
+		for c := range numKinds {
+			switch {
+			case p == tNone, p == tLParen, p == tDot:
+				t[p][c] = 0
+			case c == tComma, c == tRParen, c == tDot, c == tSemi:
+				t[p][c] = 0
+			case c == tLParen && p == tWord:
+				t[p][c] = 2
+			case c == tLParen && p == tQuoted:
+				t[p][c] = 0
+			default:
+				t[p][c] = 1
+			}
+		}
+	}
+	return t
+}()
+
+// token is one token of the normalized text.
+type token struct {
+	start int32 // offset of the separating space, or of the text if none
+	text  int32 // offset of the text
+	end   int32 // end of the text
+	kind  uint8
+}
+
+// Kinds of open parentheses.
+const (
+	fPlain      uint8 = iota
+	fIn               // IN ( ... )
+	fValues           // VALUES ( ... ): the first tuple of a row list
+	fValuesNext       // , ( ... ) right after a row-list tuple
+)
+
+type frame struct {
+	kind  uint8
+	open  int32 // offset of "("
+	comma int32 // fValuesNext: start of the "," before it
+}
+
+// Fingerprinter computes templates. It reuses its buffers and allocates
+// nothing in steady state. It is not safe for concurrent use: give each
+// goroutine its own.
+type Fingerprinter struct {
+	out    []byte  // the normalized text being built
+	capped []byte  // the template when out exceeds MaxTemplateLen
+	hist   []token // the tokens of out
+	frames []frame // open parentheses
+	deep   int     // open parentheses beyond maxDepth
+
+	// The last tuple of a VALUES row list, as offsets in out, or -1.
+	tupleStart, tupleEnd int32
+}
+
+// New returns a Fingerprinter.
+func New() *Fingerprinter {
+	return &Fingerprinter{
+		out:    make([]byte, 0, 512),
+		hist:   make([]token, 0, 64),
+		frames: make([]frame, 0, 8),
+	}
+}
+
+// Fingerprint returns the template of sql and its id. The returned template
+// slice is owned by f and valid until the next call of a method of f. Any
+// input gives a template: the template of empty or comment-only text is
+// empty. The template is valid UTF-8 and has no control characters.
+func (f *Fingerprinter) Fingerprint(sql []byte) (ID, []byte) {
+	f.reset()
+	f.normalize(sql)
+	for n := len(f.hist); n > 0 && f.hist[n-1].kind == tSemi; n = len(f.hist) {
+		f.truncate(f.hist[n-1].start) // trailing ";" does not split a template
+	}
+	id := ID(xxhash.Sum64(f.out))
+	if len(f.out) <= MaxTemplateLen {
+		return id, f.out
+	}
+	cut := MaxTemplateLen - len(TruncMark)
+	for cut > 0 && f.out[cut]&0xc0 == 0x80 {
+		cut--
+	}
+	f.capped = append(append(f.capped[:0], f.out[:cut]...), TruncMark...)
+	return id, f.capped
+}
+
+func (f *Fingerprinter) reset() {
+	if cap(f.out) > retainLimit {
+		f.out = nil
+	}
+	if cap(f.hist) > retainLimit/16 {
+		f.hist = nil
+	}
+	f.out = f.out[:0]
+	f.hist = f.hist[:0]
+	f.frames = f.frames[:0]
+	f.deep = 0
+	f.tupleStart, f.tupleEnd = -1, -1
+}
+
+// normalize lexes s and writes the normalized text to f.out.
+func (f *Fingerprinter) normalize(s []byte) {
+	if len(s) > maxInput {
+		s = s[:maxInput]
+	}
+	n := len(s)
+	exec := false // inside /*! ... */
+	for i := 0; i < n; {
+		c := s[i]
+		cl := class[c]
+		if cl&cSpace != 0 {
+			i++
+			continue
+		}
+		if cl&cStart != 0 {
+			if i+1 < n && s[i+1] == '\'' {
+				switch c | 0x20 {
+				case 'x', 'b', 'n': // X'0A', B'01', N'national'
+					i = skipString(s, i+2, '\'')
+					f.value()
+					continue
+				}
+			}
+			j := scanWord(s, i+1)
+			f.word(s[i:j])
+			i = j
+			continue
+		}
+		if cl&cDigit != 0 {
+			if i > 0 && s[i-1] == '.' { // t.1x: a name after a qualifier dot
+				j := scanWord(s, i)
+				f.word(s[i:j])
+				i = j
+				continue
+			}
+			j, num := scanNumber(s, i)
+			if num {
+				f.value()
+			} else {
+				f.word(s[i:j])
+			}
+			i = j
+			continue
+		}
+		switch c {
+		case '\'', '"':
+			i = skipString(s, i+1, c)
+			f.value()
+		case '`':
+			end, bodyEnd := skipQuotedIdent(s, i+1)
+			f.quoted(s[i+1 : bodyEnd])
+			i = end
+		case '?':
+			f.value()
+			i++
+		case '(':
+			f.lparen()
+			i++
+		case ')':
+			f.rparen()
+			i++
+		case ',':
+			f.emit(tComma, ',')
+			i++
+		case ';':
+			f.emit(tSemi, ';')
+			i++
+		case '.':
+			if i+1 < n && class[s[i+1]]&cDigit != 0 && !qualifier(s, i) {
+				i, _ = scanNumber(s, i) // .5
+				f.value()
+			} else {
+				f.emit(tDot, '.')
+				i++
+			}
+		case '#':
+			i = skipLine(s, i)
+		case '-':
+			if isDashComment(s, i) {
+				i = skipLine(s, i)
+			} else {
+				i = f.op(s, i)
+			}
+		case '/':
+			if i+1 < n && s[i+1] == '*' {
+				kind, body := blockComment(s, i)
+				if kind == commentExec {
+					exec = true
+					i = body
+				} else {
+					i = skipBlockComment(s, body)
+				}
+			} else {
+				i = f.op(s, i)
+			}
+		case '*':
+			if exec && i+1 < n && s[i+1] == '/' {
+				exec = false
+				i += 2
+			} else {
+				i = f.op(s, i)
+			}
+		case '+', '<', '>', '=', '!', '|', '&', ':', '%', '^', '~':
+			i = f.op(s, i)
+		default:
+			f.emit(tOther, c)
+			i++
+		}
+	}
+}
+
+// qualifier reports whether the '.' at s[i] follows a name (t.5 is a column
+// reference, not t followed by 0.5).
+func qualifier(s []byte, i int) bool {
+	return i > 0 && (class[s[i-1]]&cIdent != 0 || s[i-1] == '`')
+}
+
+// space writes the separator that goes before a token of kind cur and
+// returns the token's start offset.
+func (f *Fingerprinter) space(cur uint8) int32 {
+	start := int32(len(f.out))
+	n := len(f.hist)
+	if n == 0 {
+		return start
+	}
+	p := &f.hist[n-1]
+	switch spaceBefore[p.kind][cur] {
+	case 1:
+		f.out = append(f.out, ' ')
+	case 2:
+		if keyword(f.out[p.text:p.end])&kwParen != 0 {
+			f.out = append(f.out, ' ')
+		}
+	}
+	return start
+}
+
+// emit writes a one-byte token.
+func (f *Fingerprinter) emit(kind uint8, c byte) {
+	start := f.space(kind)
+	f.out = append(f.out, c)
+	end := int32(len(f.out))
+	f.hist = append(f.hist, token{start: start, text: end - 1, end: end, kind: kind})
+}
+
+// op writes the operator that starts at s[i] and returns its end.
+func (f *Fingerprinter) op(s []byte, i int) int {
+	j := opEnd(s, i)
+	kind := tOp
+	if j == i+1 && (s[i] == '-' || s[i] == '+') {
+		kind = tSign
+	}
+	start := f.space(kind)
+	text := int32(len(f.out))
+	f.out = append(f.out, s[i:j]...)
+	f.hist = append(f.hist, token{start: start, text: text, end: int32(len(f.out)), kind: kind})
+	return j
+}
+
+// valueContext reports whether the token at hist[k] (k < 0: none) leaves the
+// lexer expecting a value, so that a sign after it is unary and NULL after
+// it is a literal.
+func (f *Fingerprinter) valueContext(k int) bool {
+	if k < 0 {
+		return true
+	}
+	p := &f.hist[k]
+	switch p.kind {
+	case tOp, tSign, tLParen, tComma, tSemi:
+		return true
+	case tWord:
+		return keyword(f.out[p.text:p.end])&kwExpr != 0
+	}
+	return false
+}
+
+// value writes "?" for a literal, taking with it a unary sign and a charset
+// introducer before it.
+func (f *Fingerprinter) value() {
+	for n := len(f.hist); n > 0; n = len(f.hist) {
+		p := &f.hist[n-1]
+		if p.kind == tSign && f.valueContext(n-2) ||
+			p.kind == tWord && f.out[p.text] == '_' && charset(f.out[p.text:p.end]) {
+			f.truncate(p.start)
+			continue
+		}
+		break
+	}
+	f.emit(tValue, '?')
+}
+
+// word writes an identifier or keyword.
+func (f *Fingerprinter) word(w []byte) {
+	if (len(w) == 4 || len(w) == 5) && valueWord(w) && f.valueContext(len(f.hist)-1) {
+		f.value()
+		return
+	}
+	start := f.space(tWord)
+	text := int32(len(f.out))
+	f.out = appendLower(f.out, w, false)
+	f.hist = append(f.hist, token{start: start, text: text, end: int32(len(f.out)), kind: tWord})
+}
+
+// valueWord reports whether w is NULL, TRUE or FALSE in any case. w holds
+// identifier bytes only, for which c|0x20 matches a lower-case letter
+// exactly when c is that letter in either case.
+func valueWord(w []byte) bool {
+	if len(w) == 4 {
+		a, b, c, d := w[0]|0x20, w[1]|0x20, w[2]|0x20, w[3]|0x20
+		return a == 'n' && b == 'u' && c == 'l' && d == 'l' ||
+			a == 't' && b == 'r' && c == 'u' && d == 'e'
+	}
+	return len(w) == 5 && w[0]|0x20 == 'f' && w[1]|0x20 == 'a' && w[2]|0x20 == 'l' &&
+		w[3]|0x20 == 's' && w[4]|0x20 == 'e'
+}
+
+// quoted writes a backquoted identifier whose raw body (doubled backquotes
+// still doubled) is body. A plain name loses its quotes, so `t` and t share a
+// template; a name that is a keyword, starts with a digit or holds any other
+// character keeps them.
+func (f *Fingerprinter) quoted(body []byte) {
+	plain := len(body) > 0 && class[body[0]]&cDigit == 0
+	var hi byte
+	for _, c := range body {
+		hi |= c
+		if class[c]&cIdent == 0 || c == '@' {
+			plain = false
+			break
+		}
+	}
+	if plain && hi >= 0x80 && !utf8.Valid(body) {
+		plain = false
+	}
+	if plain {
+		start := f.space(tWord)
+		text := int32(len(f.out))
+		f.out = appendLower(f.out, body, false)
+		if w := f.out[text:]; keyword(w) == 0 && !charset(w) {
+			f.hist = append(f.hist, token{start: start, text: text, end: int32(len(f.out)), kind: tWord})
+			return
+		}
+		f.out = f.out[:start]
+	}
+	start := f.space(tQuoted)
+	text := int32(len(f.out))
+	f.out = append(f.out, '`')
+	f.out = appendLower(f.out, body, true)
+	f.out = append(f.out, '`')
+	f.hist = append(f.hist, token{start: start, text: text, end: int32(len(f.out)), kind: tQuoted})
+}
+
+// appendLower appends w lower-cased (ASCII only). Bytes that are not valid
+// UTF-8, and control bytes when ctl is set, are written as \xNN.
+func appendLower(dst, w []byte, ctl bool) []byte {
+	k := len(dst)
+	dst = append(dst, w...)
+	var hi byte
+	for i, c := range w {
+		hi |= c
+		dst[k+i] = lower[c]
+	}
+	if hi < 0x80 && !ctl {
+		return dst
+	}
+	if !ctl && utf8.Valid(w) {
+		return dst
+	}
+	if ctl && hi < 0x80 && bytes.IndexFunc(w, isControl) < 0 {
+		return dst
+	}
+	dst = dst[:k]
+	for i := 0; i < len(w); {
+		c := w[i]
+		if c < utf8.RuneSelf {
+			if ctl && (c < ' ' || c == 0x7f) {
+				dst = appendEscape(dst, c)
+			} else {
+				dst = append(dst, lower[c])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(w[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = appendEscape(dst, c)
+		} else {
+			dst = append(dst, w[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
+}
+
+func isControl(r rune) bool { return r < ' ' || r == 0x7f }
+
+func appendEscape(dst []byte, c byte) []byte {
+	const digits = "0123456789abcdef"
+	return append(dst, '\\', 'x', digits[c>>4], digits[c&0xf])
+}
+
+func (f *Fingerprinter) lparen() {
+	var fr frame
+	n := len(f.hist)
+	start := int32(len(f.out))
+	if n > 0 {
+		p := &f.hist[n-1]
+		space := true
+		switch p.kind {
+		case tWord:
+			kw := keyword(f.out[p.text:p.end])
+			space = kw&kwParen != 0
+			if kw&kwIn != 0 {
+				fr.kind = fIn
+			} else if kw&kwValues != 0 {
+				fr.kind = fValues
+			}
+		case tQuoted, tLParen, tDot:
+			space = false
+		case tComma:
+			if n > 1 && f.hist[n-2].kind == tRParen && f.hist[n-2].end == f.tupleEnd {
+				fr.kind = fValuesNext
+				fr.comma = p.start
+			}
+		}
+		if space {
+			f.out = append(f.out, ' ')
+		}
+	}
+	fr.open = int32(len(f.out))
+	f.out = append(f.out, '(')
+	f.hist = append(f.hist, token{start: start, text: fr.open, end: fr.open + 1, kind: tLParen})
+	if len(f.frames) >= maxDepth {
+		f.deep++
+		return
+	}
+	f.frames = append(f.frames, fr)
+}
+
+func (f *Fingerprinter) rparen() {
+	n := len(f.frames)
+	if f.deep > 0 || n == 0 {
+		if f.deep > 0 {
+			f.deep--
+		}
+		f.emit(tRParen, ')')
+		return
+	}
+	fr := f.frames[n-1]
+	f.frames = f.frames[:n-1]
+	switch fr.kind {
+	case fIn:
+		if valueList(f.out[fr.open+1:]) {
+			f.truncate(fr.open + 1)
+			start := int32(len(f.out))
+			f.out = append(f.out, "..."...)
+			f.hist = append(f.hist, token{start: start, text: start, end: start + 3, kind: tList})
+		}
+		f.emit(tRParen, ')')
+	case fValues:
+		f.emit(tRParen, ')')
+		f.tupleStart, f.tupleEnd = fr.open, int32(len(f.out))
+	case fValuesNext:
+		f.emit(tRParen, ')')
+		if f.tupleEnd >= 0 && bytes.Equal(f.out[fr.open:], f.out[f.tupleStart:f.tupleEnd]) {
+			f.truncate(fr.comma)
+		} else {
+			f.tupleStart, f.tupleEnd = fr.open, int32(len(f.out))
+		}
+	default:
+		f.emit(tRParen, ')')
+	}
+}
+
+// valueList reports whether the body of an IN list holds values only:
+// placeholders, commas, parentheses (row values) and collapsed lists.
+func valueList(b []byte) bool {
+	has := false
+	for _, c := range b {
+		switch c {
+		case '?':
+			has = true
+		case ',', ' ', '(', ')', '.':
+		default:
+			return false
+		}
+	}
+	return has
+}
+
+// truncate cuts the normalized text back to pos, forgetting the tokens that
+// started at or after it.
+func (f *Fingerprinter) truncate(pos int32) {
+	f.out = f.out[:pos]
+	h := f.hist
+	for len(h) > 0 && h[len(h)-1].start >= pos {
+		h = h[:len(h)-1]
+	}
+	f.hist = h
+	if f.tupleEnd > pos {
+		f.tupleStart, f.tupleEnd = -1, -1
+	}
+}
