@@ -1,0 +1,43 @@
+# das — make targets. `make demo` and `make test` are the two a new user needs.
+GO       ?= go
+BIN      := bin/das
+OUT      := out
+PKGS     := ./...
+# Engine packages run with the race detector.
+RACE_PKGS := ./stream/... ./operators/... ./state/... ./windows/... ./jobs/... ./internal/sketch/...
+
+.PHONY: all build demo test test-race lint bench fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/das
+
+# Runs the sqlagg job end to end on embedded defaults: an in-process Kafka
+# (kfake), a generated workload with late events and an incident, Parquet out.
+demo: build
+	./$(BIN) demo --out $(OUT)/demo
+
+# The whole suite, with -race on the engine packages. CI runs exactly this.
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+lint:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt needed" && exit 1)
+	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
+
+# Benchmarks recorded in docs/performance.md (see that file for the full,
+# pinned-to-one-core runs).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./internal/sketch/ ./operators/... ./jobs/... ./sources/...
+	./scripts/bench.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/sketch/
+	$(GO) test -run '^$$' -fuzz FuzzCheckpointDecode -fuzztime 30s ./state/
+
+clean:
+	rm -rf bin $(OUT)
