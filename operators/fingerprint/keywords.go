@@ -3,12 +3,12 @@ package fingerprint
 // Keyword flags. The fingerprinter needs to know very few keywords: those
 // that change how the next token is read, and those that decide spacing.
 const (
-	kwKnown = 1 << iota // a word with a role below; kept backquoted when quoted
-	kwExpr              // an expression follows: a sign or NULL after it belongs to a value
-	kwParen             // "(" after it is not a call: printed with a space
-	kwIn                // IN: a following parenthesized value list collapses
-	kwValues            // VALUES/VALUE: a following tuple starts a row list
-	kwValue             // NULL, TRUE, FALSE: a literal where a value stands
+	kwKnown  = 1 << iota // a word with a role below; kept backquoted when quoted
+	kwExpr               // an expression follows: a sign or NULL after it belongs to a value
+	kwParen              // "(" after it is not a call: printed with a space
+	kwIn                 // IN: a following parenthesized value list collapses
+	kwValues             // VALUES/VALUE: a following tuple starts a row list
+	kwValue              // NULL, TRUE, FALSE: a literal where a value stands
 )
 
 // keyword returns the flags of a lower-cased word, or 0.

@@ -4,11 +4,11 @@ import "bytes"
 
 // Byte classes of the lexer.
 const (
-	cSpace  = 1 << iota // whitespace and control bytes
-	cIdent              // may continue an identifier: [A-Za-z0-9_$@] and every byte >= 0x80
-	cDigit              // [0-9]
-	cHex                // [0-9A-Fa-f]
-	cStart              // may start an identifier: [A-Za-z_$@] and every byte >= 0x80
+	cSpace = 1 << iota // whitespace and control bytes
+	cIdent             // may continue an identifier: [A-Za-z0-9_$@] and every byte >= 0x80
+	cDigit             // [0-9]
+	cHex               // [0-9A-Fa-f]
+	cStart             // may start an identifier: [A-Za-z_$@] and every byte >= 0x80
 )
 
 // class holds the byte classes; lower maps ASCII upper case to lower case.
