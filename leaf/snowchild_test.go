@@ -1,0 +1,5 @@
+package leaf
+
+import "errors"
+
+func childSnowflakeStream() error { return errors.New("todo") }
