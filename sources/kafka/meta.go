@@ -1,0 +1,74 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// topicPartitions returns the sorted partition IDs of topic and its topic ID.
+func topicPartitions(ctx context.Context, cl *kgo.Client, topic string) ([]int32, [16]byte, error) {
+	var id [16]byte
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, id, fmt.Errorf("kafka: metadata for %s: %w", topic, err)
+	}
+	if len(resp.Topics) != 1 {
+		return nil, id, fmt.Errorf("kafka: metadata for %s: %d topics in the answer", topic, len(resp.Topics))
+	}
+	t := resp.Topics[0]
+	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+		return nil, id, fmt.Errorf("kafka: metadata for %s: %w", topic, err)
+	}
+	ps := make([]int32, 0, len(t.Partitions))
+	for _, p := range t.Partitions {
+		ps = append(ps, p.Partition)
+	}
+	slices.Sort(ps)
+	return ps, t.TopicID, nil
+}
+
+// endOffsets returns the last stable offset (the read_committed end) of
+// each of topic's partitions in parts.
+func endOffsets(ctx context.Context, cl *kgo.Client, topic string, parts []int32) (map[int32]int64, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.IsolationLevel = 1 // read_committed: the last stable offset
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	for _, p := range parts {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition = p
+		rp.Timestamp = -1 // latest
+		rp.CurrentLeaderEpoch = -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	ends := make(map[int32]int64, len(parts))
+	for _, sh := range cl.RequestSharded(ctx, req) {
+		if sh.Err != nil {
+			return nil, fmt.Errorf("kafka: list offsets %s: %w", topic, sh.Err)
+		}
+		for _, t := range sh.Resp.(*kmsg.ListOffsetsResponse).Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return nil, fmt.Errorf("kafka: list offsets %s/%d: %w", topic, p.Partition, err)
+				}
+				ends[p.Partition] = p.Offset
+			}
+		}
+	}
+	for _, p := range parts {
+		if _, ok := ends[p]; !ok {
+			return nil, fmt.Errorf("kafka: list offsets %s: no answer for partition %d", topic, p)
+		}
+	}
+	return ends, nil
+}
