@@ -125,15 +125,15 @@ func (w *WindowAggregate[T, A]) release(a A) {
 	}
 }
 
-// Process folds a batch of items in at watermark wm (the task watermark
-// before this batch). Items too late for their window are passed to
-// reject with ReasonLate; every other item ends up in exactly one window.
-func (w *WindowAggregate[T, A]) Process(items []T, wm int64, reject func(i int, reason string)) {
+// Process folds a batch of items in; wm[i] is the task watermark just
+// before items[i]. Items too late for their window are passed to reject
+// with ReasonLate; every other item ends up in exactly one window.
+func (w *WindowAggregate[T, A]) Process(items []T, wm []int64, reject func(i int, reason string)) {
 	for i := range items {
 		it := &items[i]
 		ts := w.agg.EventTime(it)
 		end := w.win.End(ts)
-		if end <= w.purgedUpTo || windows.TooLate(end, w.lateness, wm) {
+		if end <= w.purgedUpTo || windows.TooLate(end, w.lateness, wm[i]) {
 			reject(i, ReasonLate)
 			continue
 		}

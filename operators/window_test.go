@@ -167,7 +167,11 @@ func TestWindowDataDriven(t *testing.T) {
 					items = append(items, item{key: f[0], ts: parseTime(t, f[1]), v: v})
 				}
 				var out strings.Builder
-				op.Process(items, wm, func(i int, reason string) {
+				wms := make([]int64, len(items))
+				for i := range wms {
+					wms[i] = wm
+				}
+				op.Process(items, wms, func(i int, reason string) {
 					fmt.Fprintf(&out, "dead-letter %s %s %d: %s\n", items[i].key, fmtTime(items[i].ts), items[i].v, reason)
 				})
 				fmt.Fprintf(&out, "buffered %d\n", op.Buffered())

@@ -22,10 +22,11 @@ const (
 // checkpoint, stages its state into the checkpoint batch and emits output
 // to the job's sinks. See operators.WindowAggregate.
 type Operator[T any] interface {
-	// Process folds items in; wm is the task watermark before the batch.
-	// Items the operator refuses go to reject with a reason.
-	// reject receives the index of the refused item in items.
-	Process(items []T, wm int64, reject func(i int, reason string))
+	// Process folds items in; wm[i] is the task watermark just before
+	// items[i] (the watermark moves record by record, so results do not
+	// depend on batch boundaries). Items the operator refuses go to reject
+	// with their index in items and a reason.
+	Process(items []T, wm []int64, reject func(i int, reason string))
 	// NeedsCheckpoint reports that the operator's memory bound is reached.
 	NeedsCheckpoint() bool
 	// Buffered returns the number of entries held in memory.
@@ -90,6 +91,7 @@ type Task[T any] struct {
 	offsets map[int32]int64
 	stats   Stats
 	raw     []byte
+	wmBuf   []int64
 	dlErr   error
 	since   int64 // records since last checkpoint
 }
@@ -230,8 +232,12 @@ func (t *Task[T]) process(b *Batch[T]) error {
 		r := &b.Rejects[i]
 		t.deadLetter(r.Reason, r.Detail, r.Partition, r.Offset, r.Raw)
 	}
-	wm := t.wms.Current()
 	items := b.Items
+	tr := t.wms.Tracker(p)
+	if cap(t.wmBuf) < len(items) {
+		t.wmBuf = make([]int64, len(items))
+	}
+	wm := t.wmBuf[:len(items)]
 	start := 0
 	offset := func(i int) int64 {
 		if i < len(b.ItemOffsets) {
@@ -250,17 +256,18 @@ func (t *Task[T]) process(b *Batch[T]) error {
 		ts := t.opts.EventTime(&items[i])
 		if t.wms.IsFuture(ts) {
 			if start < i {
-				t.op.Process(items[start:i], wm, reject)
+				t.op.Process(items[start:i], wm[start:i], reject)
 			}
 			t.raw = t.opts.Raw(t.raw[:0], &items[i])
 			t.deadLetter(ReasonFuture, fmt.Sprintf("ts_ms %d is more than %v ahead of the wall clock", ts, t.opts.Watermarks.withDefaults().FutureSkew), p, offset(i), t.raw)
 			start = i + 1
 			continue
 		}
-		t.wms.Observe(p, ts)
+		wm[i] = tr.Current()
+		tr.Observe(ts)
 	}
 	if start < len(items) {
-		t.op.Process(items[start:], wm, reject)
+		t.op.Process(items[start:], wm[start:], reject)
 	}
 	if t.dlErr != nil {
 		return t.dlErr

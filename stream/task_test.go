@@ -148,7 +148,7 @@ type sumOp struct {
 	sink *memSink
 }
 
-func (o *sumOp) Process(items []rec, wm int64, reject func(int, string)) {
+func (o *sumOp) Process(items []rec, wm []int64, reject func(int, string)) {
 	o.w.Process(items, wm, reject)
 }
 func (o *sumOp) NeedsCheckpoint() bool { return o.w.NeedsCheckpoint() }
@@ -279,6 +279,8 @@ func TestCrashPointsGiveIdenticalOutput(t *testing.T) {
 		base := runConfig{batch: 1 + r.IntN(64), every: 50 + r.IntN(400), lateness: 5 * time.Minute, maxKeys: 1 + r.IntN(50)}
 		wantRows, wantDL := runJob(t, recs, base)
 		crashy := base
+		crashy.batch = 1 + r.IntN(64) // watermarks move per record: batching must not matter
+		crashy.every = 50 + r.IntN(400)
 		for i := 0; i < 3; i++ {
 			crashy.crashes = append(crashy.crashes, 1+r.IntN(3000/base.batch))
 		}

@@ -107,11 +107,7 @@ func (w *Watermarks) IsFuture(ts int64) bool {
 // Observe records an accepted event of partition p with event time ts.
 // It does not recompute the task watermark; call Advance after the batch.
 func (w *Watermarks) Observe(p int32, ts int64) {
-	pw := w.parts[p]
-	if pw == nil {
-		pw = &partitionWM{maxTs: MinWatermark}
-		w.parts[p] = pw
-	}
+	pw := w.partition(p)
 	if ts > pw.maxTs {
 		pw.maxTs = ts
 	}
@@ -120,11 +116,7 @@ func (w *Watermarks) Observe(p int32, ts int64) {
 // Touch records that partition p delivered records (even only rejected
 // ones) now: it is not idle.
 func (w *Watermarks) Touch(p int32) {
-	pw := w.parts[p]
-	if pw == nil {
-		pw = &partitionWM{maxTs: MinWatermark}
-		w.parts[p] = pw
-	}
+	pw := w.partition(p)
 	pw.lastRecord = w.opts.Now()
 }
 
@@ -136,10 +128,70 @@ func (w *Watermarks) Advance() int64 {
 	if w.ended {
 		return MaxWatermark
 	}
+	wm, active := w.minOver(-1, true)
+	if active == 0 {
+		// Every partition idle and no wall clock to follow: keep the
+		// watermark where it is (event time only).
+		return w.cur
+	}
+	if wm > w.cur {
+		w.cur = wm
+	}
+	return w.cur
+}
+
+// Tracker returns a per-record watermark tracker for a batch of partition
+// p: it gives the task watermark before each record, as if the watermark
+// were recomputed after every record, so that results do not depend on how
+// records were split into batches.
+func (w *Watermarks) Tracker(p int32) RecordWatermark {
+	others, _ := w.minOver(p, false)
+	return RecordWatermark{w: w, others: others, cur: w.cur, p: w.partition(p)}
+}
+
+// RecordWatermark tracks the watermark record by record within a batch.
+type RecordWatermark struct {
+	w      *Watermarks
+	others int64
+	cur    int64
+	p      *partitionWM
+}
+
+// Current is the task watermark before the next record.
+func (r *RecordWatermark) Current() int64 { return r.cur }
+
+// Observe accepts a record with event time ts and advances the watermark.
+func (r *RecordWatermark) Observe(ts int64) {
+	if ts <= r.p.maxTs {
+		return
+	}
+	r.p.maxTs = ts
+	wm := min(r.others, r.w.partitionWatermark(ts))
+	if wm > r.cur && !r.w.ended {
+		r.cur = wm
+	}
+}
+
+func (w *Watermarks) partition(p int32) *partitionWM {
+	pw := w.parts[p]
+	if pw == nil {
+		pw = &partitionWM{maxTs: MinWatermark, lastRecord: w.opts.Now()}
+		w.parts[p] = pw
+	}
+	return pw
+}
+
+// minOver returns the minimum watermark over partitions other than skip
+// and how many partitions took part; idle partitions are left out or,
+// when following the wall clock, contribute it.
+func (w *Watermarks) minOver(skip int32, _ bool) (int64, int) {
 	now := w.opts.Now()
 	wm := MaxWatermark
 	active := 0
-	for _, pw := range w.parts {
+	for p, pw := range w.parts {
+		if p == skip {
+			continue
+		}
 		idle := now.Sub(pw.lastRecord) >= w.opts.IdleTimeout
 		pwm := w.partitionWatermark(pw.maxTs)
 		if idle {
@@ -155,15 +207,7 @@ func (w *Watermarks) Advance() int64 {
 			wm = pwm
 		}
 	}
-	if active == 0 {
-		// Every partition idle and no wall clock to follow: keep the
-		// watermark where it is (event time only).
-		return w.cur
-	}
-	if wm > w.cur {
-		w.cur = wm
-	}
-	return w.cur
+	return wm, active
 }
 
 func (w *Watermarks) partitionWatermark(maxTs int64) int64 {

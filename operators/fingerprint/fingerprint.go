@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
@@ -415,7 +416,8 @@ func (f *Fingerprinter) value() {
 
 // word writes an identifier or keyword.
 func (f *Fingerprinter) word(w []byte) {
-	if (len(w) == 4 || len(w) == 5) && valueWord(w) && f.valueContext(len(f.hist)-1) {
+	if c := w[0] | 0x20; (c == 'n' || c == 't' || c == 'f') && (len(w) == 4 || len(w) == 5) &&
+		valueWord(w) && f.valueContext(len(f.hist)-1) {
 		f.value()
 		return
 	}
@@ -477,19 +479,15 @@ func (f *Fingerprinter) quoted(body []byte) {
 // UTF-8, and control bytes when ctl is set, are written as \xNN.
 func appendLower(dst, w []byte, ctl bool) []byte {
 	k := len(dst)
-	dst = append(dst, w...)
+	dst = slices.Grow(dst, len(w))[:k+len(w)]
+	d := dst[k:]
 	var hi byte
 	for i, c := range w {
 		hi |= c
-		dst[k+i] = lower[c]
+		d[i] = lower[c]
 	}
-	if hi < 0x80 && !ctl {
-		return dst
-	}
-	if !ctl && utf8.Valid(w) {
-		return dst
-	}
-	if ctl && hi < 0x80 && bytes.IndexFunc(w, isControl) < 0 {
+	if hi < utf8.RuneSelf && (!ctl || bytes.IndexFunc(w, isControl) < 0) ||
+		hi >= utf8.RuneSelf && !ctl && utf8.Valid(w) {
 		return dst
 	}
 	dst = dst[:k]

@@ -20,110 +20,14 @@ import "unicode/utf8"
 // appended bytes are always valid UTF-8. A max <= 0 means no limit.
 func (f *Fingerprinter) Redact(dst, sql []byte, max int) []byte {
 	base := len(dst)
-	limit := len(sql)*3 + base + 1 // above anything the loop can write
+	limit := -1
 	if max > 0 {
 		limit = base + max
 	}
-	n := len(sql)
-	special := false // inside /*+ */ or /*! */
-	for i := 0; i < n && len(dst) <= limit; {
-		c := sql[i]
-		cl := class[c]
-		if cl&cSpace != 0 {
-			if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-				dst = append(dst, c)
-			} else {
-				dst = append(dst, ' ')
-			}
-			i++
-			continue
-		}
-		if cl&cStart != 0 {
-			if i+1 < n && sql[i+1] == '\'' {
-				switch c | 0x20 {
-				case 'x', 'b', 'n':
-					i = skipString(sql, i+2, '\'')
-					dst = append(dst, '?')
-					continue
-				}
-			}
-			j := scanWord(sql, i+1)
-			dst = appendValid(dst, sql[i:j])
-			i = j
-			continue
-		}
-		if cl&cDigit != 0 {
-			if i > 0 && sql[i-1] == '.' {
-				j := scanWord(sql, i)
-				dst = append(dst, sql[i:j]...)
-				i = j
-				continue
-			}
-			j, num := scanNumber(sql, i)
-			if num {
-				dst = append(dst, '?')
-			} else {
-				dst = appendValid(dst, sql[i:j])
-			}
-			i = j
-			continue
-		}
-		switch c {
-		case '\'', '"':
-			i = skipString(sql, i+1, c)
-			dst = append(dst, '?')
-		case '`':
-			end, _ := skipQuotedIdent(sql, i+1)
-			dst = appendValid(dst, sql[i:end])
-			i = end
-		case '.':
-			if i+1 < n && class[sql[i+1]]&cDigit != 0 && !qualifier(sql, i) {
-				i, _ = scanNumber(sql, i)
-				dst = append(dst, '?')
-			} else {
-				dst = append(dst, '.')
-				i++
-			}
-		case '#':
-			i = skipLine(sql, i)
-		case '-':
-			if isDashComment(sql, i) {
-				i = skipLine(sql, i)
-			} else {
-				dst = append(dst, '-')
-				i++
-			}
-		case '/':
-			if i+1 < n && sql[i+1] == '*' {
-				kind, body := blockComment(sql, i)
-				if kind == commentPlain {
-					i = skipBlockComment(sql, body)
-					if len(dst) > base && dst[len(dst)-1] != ' ' {
-						dst = append(dst, ' ')
-					}
-				} else {
-					dst = append(dst, sql[i:body]...)
-					special = true
-					i = body
-				}
-			} else {
-				dst = append(dst, '/')
-				i++
-			}
-		case '*':
-			if special && i+1 < n && sql[i+1] == '/' {
-				special = false
-				dst = append(dst, '*', '/')
-				i += 2
-			} else {
-				dst = append(dst, '*')
-				i++
-			}
-		default:
-			dst = append(dst, c) // ASCII punctuation; bytes >= 0x80 start words
-			i++
-		}
+	if len(sql) > maxInput {
+		sql = sql[:maxInput]
 	}
+	dst = redact(dst, sql, base, limit, false)
 	if max <= 0 || len(dst)-base <= max {
 		return dst
 	}
@@ -138,6 +42,131 @@ func (f *Fingerprinter) Redact(dst, sql []byte, max int) []byte {
 	dst = dst[:cut]
 	if mark {
 		dst = append(dst, TruncMark...)
+	}
+	return dst
+}
+
+// redact appends the redacted s to dst, whose bytes before base are the
+// caller's, and stops once dst is longer than limit (limit < 0: no limit). In a hint body (hint set) comments are not
+// recognized: the body has no "*/", and nested openers are plain text.
+func redact(dst, s []byte, base, limit int, hint bool) []byte {
+	n := len(s)
+	exec := false // inside /*! */
+	for i := 0; i < n && (limit < 0 || len(dst) <= limit); {
+		c := s[i]
+		cl := class[c]
+		if cl&cSpace != 0 {
+			if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+				dst = append(dst, c)
+			} else {
+				dst = append(dst, ' ')
+			}
+			i++
+			continue
+		}
+		if cl&cStart != 0 {
+			if i+1 < n && s[i+1] == '\'' {
+				switch c | 0x20 {
+				case 'x', 'b', 'n':
+					i = skipString(s, i+2, '\'')
+					dst = append(dst, '?')
+					continue
+				}
+			}
+			j := scanWord(s, i+1)
+			dst = appendValid(dst, s[i:j])
+			i = j
+			continue
+		}
+		if cl&cDigit != 0 {
+			if i > 0 && s[i-1] == '.' {
+				j := scanWord(s, i)
+				dst = appendValid(dst, s[i:j])
+				i = j
+				continue
+			}
+			j, num := scanNumber(s, i)
+			if num {
+				dst = append(dst, '?')
+			} else {
+				dst = appendValid(dst, s[i:j])
+			}
+			i = j
+			continue
+		}
+		switch c {
+		case '\'', '"':
+			i = skipString(s, i+1, c)
+			dst = append(dst, '?')
+		case '`':
+			end, _ := skipQuotedIdent(s, i+1)
+			dst = appendValid(dst, s[i:end])
+			i = end
+		case '.':
+			if i+1 < n && class[s[i+1]]&cDigit != 0 && !qualifier(s, i) {
+				i, _ = scanNumber(s, i)
+				dst = append(dst, '?')
+			} else {
+				dst = append(dst, '.')
+				i++
+			}
+		case '#':
+			if hint {
+				dst = append(dst, c)
+				i++
+				break
+			}
+			i = skipLine(s, i)
+		case '-':
+			if !hint && isDashComment(s, i) {
+				i = skipLine(s, i)
+			} else {
+				dst = append(dst, '-')
+				i++
+			}
+		case '/':
+			if hint || i+1 >= n || s[i+1] != '*' {
+				dst = append(dst, '/')
+				i++
+				break
+			}
+			kind, body := blockComment(s, i)
+			switch kind {
+			case commentPlain:
+				i = skipBlockComment(s, body)
+				if len(dst) > base && dst[len(dst)-1] != ' ' {
+					dst = append(dst, ' ')
+				}
+			case commentExec:
+				dst = append(dst, s[i:body]...)
+				exec = true
+				i = body
+			case commentHint:
+				// The hint ends at the first "*/", whatever it holds, as
+				// in Fingerprint; only its body is redacted.
+				end := skipBlockComment(s, body)
+				bodyEnd := end
+				if end-body >= 2 && s[end-2] == '*' && s[end-1] == '/' {
+					bodyEnd = end - 2
+				}
+				dst = append(dst, s[i:body]...)
+				dst = redact(dst, s[body:bodyEnd], base, limit, true)
+				dst = append(dst, s[bodyEnd:end]...)
+				i = end
+			}
+		case '*':
+			if exec && i+1 < n && s[i+1] == '/' {
+				exec = false
+				dst = append(dst, '*', '/')
+				i += 2
+			} else {
+				dst = append(dst, '*')
+				i++
+			}
+		default:
+			dst = append(dst, c) // ASCII punctuation; bytes >= 0x80 start words
+			i++
+		}
 	}
 	return dst
 }

@@ -1,0 +1,123 @@
+package sqlagg
+
+import (
+	"math"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/das-project/das/operators"
+	"github.com/das-project/das/operators/fingerprint"
+	"github.com/das-project/das/sinks"
+	"github.com/das-project/das/sources"
+	"github.com/das-project/das/state"
+)
+
+// minuteOperator adapts the generic window aggregate to the job: it turns
+// window results into sinks.MinuteRow and writes them to the sinks, and
+// stages the template dictionary with every checkpoint.
+type minuteOperator struct {
+	win    *operators.WindowAggregate[sources.Event, *Acc]
+	dict   *dictionary
+	outs   []sinks.Sink
+	rows   []sinks.MinuteRow
+	strs   map[string]string // interned instance/db names
+	emitFn operators.Emit[*Acc]
+	err    error
+}
+
+func newMinuteOperator(win *operators.WindowAggregate[sources.Event, *Acc], dict *dictionary, outs []sinks.Sink) *minuteOperator {
+	m := &minuteOperator{win: win, dict: dict, outs: outs, strs: map[string]string{}}
+	m.emitFn = m.emit
+	return m
+}
+
+func (m *minuteOperator) Process(items []sources.Event, wm []int64, reject func(int, string)) {
+	m.win.Process(items, wm, reject)
+}
+
+func (m *minuteOperator) NeedsCheckpoint() bool { return m.win.NeedsCheckpoint() }
+func (m *minuteOperator) Buffered() int         { return m.win.Buffered() }
+
+func (m *minuteOperator) Checkpoint(b *pebble.Batch, cp *state.Checkpoint, wm int64) (int, int, error) {
+	if err := m.dict.stage(b); err != nil {
+		return 0, 0, err
+	}
+	st, err := m.win.Checkpoint(b, wm, m.emitFn)
+	if err == nil {
+		err = m.flush()
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	cp.FiredUpTo = m.win.FiredUpTo()
+	cp.PurgedUpTo = m.win.PurgedUpTo()
+	m.dict.trim()
+	return st.Fired + st.Corrections, st.Corrections, nil
+}
+
+func (m *minuteOperator) intern(b []byte) string {
+	if s, ok := m.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(m.strs) < 1<<16 {
+		m.strs[s] = s
+	}
+	return s
+}
+
+// quantile returns the sketch's q-quantile clamped to the exact maximum
+// (a bucket's representative value may exceed the largest value in it).
+func quantile(a *Acc, q float64) int64 {
+	v := int64(math.Round(a.Latency.Quantile(q)))
+	return min(v, a.LatencyMax)
+}
+
+func (m *minuteOperator) emit(end int64, key []byte, a *Acc, version int64) error {
+	inst, db, id, err := parseKey(key)
+	if err != nil {
+		return err
+	}
+	e, err := m.dict.get(id)
+	if err != nil {
+		return err
+	}
+	m.rows = append(m.rows, sinks.MinuteRow{
+		Instance:           m.intern(inst),
+		DB:                 m.intern(db),
+		TemplateID:         id.String(),
+		FingerprintVersion: fingerprint.Version,
+		Template:           e.template,
+		Minute:             end - sinks.MinuteMs,
+		Version:            version,
+		Count:              a.Count,
+		LatencySumUs:       a.LatencySum,
+		LatencyMaxUs:       a.LatencyMax,
+		LatencyP50Us:       quantile(a, 0.50),
+		LatencyP95Us:       quantile(a, 0.95),
+		LatencyP99Us:       quantile(a, 0.99),
+		LockSumUs:          a.LockSum,
+		RowsSentSum:        a.RowsSent,
+		RowsExaminedSum:    a.RowsExamined,
+		RowsAffectedSum:    a.RowsAffected,
+		Errors:             a.Errors,
+		SampleSQL:          e.sample,
+	})
+	if len(m.rows) >= 4096 {
+		return m.flush()
+	}
+	return nil
+}
+
+func (m *minuteOperator) flush() error {
+	if len(m.rows) == 0 {
+		return nil
+	}
+	for _, s := range m.outs {
+		if err := s.Write(m.rows); err != nil {
+			return err
+		}
+	}
+	clear(m.rows)
+	m.rows = m.rows[:0]
+	return nil
+}

@@ -1,0 +1,64 @@
+package fingerprint
+
+import (
+	"testing"
+
+	"github.com/pingcap/tidb/pkg/parser"
+)
+
+// BenchmarkFingerprint measures statements per second on one goroutine, for
+// das and, as the baseline in the same run, TiDB's parser.NormalizeDigest
+// over the same inputs. Record figures in docs/fingerprint.md with:
+//
+//	go test -run '^$' -bench BenchmarkFingerprint -benchtime=2s ./operators/fingerprint/
+func BenchmarkFingerprint(b *testing.B) {
+	workloads := []struct {
+		name  string
+		stmts [][]byte
+	}{
+		{"sysbench", sysbenchStatements(1, 4096)},
+		{"long", longStatements(1, 4096)},
+	}
+	for _, w := range workloads {
+		strs := make([]string, len(w.stmts))
+		total := 0
+		for i, s := range w.stmts {
+			strs[i] = string(s)
+			total += len(s)
+		}
+		report := func(b *testing.B) {
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "stmts/s")
+			b.ReportMetric(float64(total)/float64(len(w.stmts)), "bytes/stmt")
+		}
+		b.Run(w.name, func(b *testing.B) {
+			f := New()
+			b.SetBytes(int64(total / len(w.stmts)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				f.Fingerprint(w.stmts[i%len(w.stmts)])
+			}
+			report(b)
+		})
+		b.Run("tidb_"+w.name, func(b *testing.B) {
+			b.SetBytes(int64(total / len(w.stmts)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				parser.NormalizeDigest(strs[i%len(strs)])
+			}
+			report(b)
+		})
+	}
+}
+
+func BenchmarkRedact(b *testing.B) {
+	stmts := longStatements(1, 4096)
+	f := New()
+	dst := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		dst = f.Redact(dst[:0], stmts[i%len(stmts)], 1024)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "stmts/s")
+}
