@@ -33,6 +33,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"fingerprint": {"print template_id<TAB>template for each SQL line", cmdFingerprint},
 		"gen":         {"generate a deterministic SQL event workload", cmdGen},
+		"run":         {"run a job: das run sqlagg --input … --state DIR --parquet DIR", cmdRun},
 		"leaf":        {"distributed ID service: serve, init, tag add", cmdLeaf},
 	}
 }

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/das-project/das/jobs/sqlagg"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// cmdRun runs a job: das run sqlagg --input … --state DIR --parquet DIR.
+func cmdRun(ctx context.Context, args []string, s stdio) error {
+	if len(args) == 0 || args[0] != "sqlagg" {
+		fmt.Fprintln(s.err, "usage: das run sqlagg --input PATH|file:PATH|arrow:PATH|kafka://HOST:PORT/TOPIC --state DIR --parquet DIR [flags]")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("das run sqlagg", flag.ContinueOnError)
+	fs.SetOutput(s.err)
+	var cfg sqlagg.Config
+	fs.StringVar(&cfg.Input, "input", "", "events: PATH or file:PATH (JSON lines), arrow:PATH (Arrow IPC), kafka://HOST:PORT[,…]/TOPIC")
+	fs.StringVar(&cfg.StateDir, "state", "", "state directory (Pebble); re-use it to resume")
+	fs.StringVar(&cfg.ParquetDir, "parquet", "", "output directory for committed minute-aggregate Parquet files")
+	fs.StringVar(&cfg.DeadLetter, "dead-letter", "", "dead-letter file, one JSON line per rejected record (default STATE/dead-letter.jsonl)")
+	fs.DurationVar(&cfg.OutOfOrderness, "out-of-orderness", 5*time.Second, "bounded out-of-orderness of event time")
+	fs.DurationVar(&cfg.AllowedLateness, "allowed-lateness", 10*time.Minute, "late events within this of their minute's end are corrections; later ones are dead-lettered")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 30*time.Second, "Kafka: a partition silent this long stops holding the watermark back")
+	fs.DurationVar(&cfg.FutureSkew, "future-skew", 10*time.Minute, "events stamped further ahead of the wall clock are dead-lettered (reason future)")
+	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 5*time.Second, "time between checkpoints (output latency)")
+	fs.IntVar(&cfg.MaxBufferedKeys, "max-buffered-keys", 500_000, "pre-aggregated keys held in memory before a checkpoint (bounds memory)")
+	fs.IntVar(&cfg.BatchSize, "batch-size", 4096, "records per source batch")
+	fs.BoolVar(&cfg.KafkaStopAtEnd, "kafka-stop-at-end", false, "Kafka: stop at the end offsets seen at start instead of running until stopped")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 (off by default)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if cfg.Input == "" || cfg.StateDir == "" || cfg.ParquetDir == "" {
+		fmt.Fprintln(s.err, "das run sqlagg: --input, --state and --parquet are required")
+		return errUsage
+	}
+	if cfg.AllowedLateness == 0 {
+		cfg.AllowedLateness = -1 // the flag's 0 means no lateness
+	}
+	if *metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		cfg.Registerer = reg
+		stop, err := serveMetrics(*metricsAddr, reg)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	start := time.Now()
+	sum, err := sqlagg.Run(ctx, cfg)
+	printSummary(s, sum, time.Since(start))
+	return err
+}
+
+func serveMetrics(addr string, g prometheus.Gatherer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the listener failed; nothing else to do for metrics
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+func printSummary(s stdio, sum sqlagg.Summary, took time.Duration) {
+	fmt.Fprintf(s.out, "records read      %d (cumulative for this state)\n", sum.Records)
+	fmt.Fprintf(s.out, "rows written      %d (of which corrections %d)\n", sum.Rows, sum.Corrections)
+	reasons := make([]string, 0, len(sum.DeadLettered))
+	for k := range sum.DeadLettered {
+		reasons = append(reasons, k)
+	}
+	sort.Strings(reasons)
+	fmt.Fprintf(s.out, "dead-lettered     %d", sum.DeadLetteredTotal())
+	for i, k := range reasons {
+		sep := ", "
+		if i == 0 {
+			sep = " ("
+		}
+		fmt.Fprintf(s.out, "%s%s %d", sep, k, sum.DeadLettered[k])
+	}
+	if len(reasons) > 0 {
+		fmt.Fprint(s.out, ")")
+	}
+	fmt.Fprintln(s.out)
+	fmt.Fprintf(s.out, "checkpoints       %d\n", sum.Checkpoints)
+	fmt.Fprintf(s.out, "elapsed           %s\n", took.Round(time.Millisecond))
+	fmt.Fprintf(s.out, "parquet           %s\n", sum.ParquetDir)
+	fmt.Fprintf(s.out, "dead letter       %s\n", sum.DeadLetter)
+}
