@@ -67,3 +67,53 @@ func (m *segmentMetrics) Collect(ch chan<- prometheus.Metric) {
 		c(m.waits, st.Waits)
 	}
 }
+
+type snowflakeMetrics struct {
+	s                                                                          *Snowflake
+	worker, valid, age, fenceIn, issued, backwards, renewals, renewFails, lost *prometheus.Desc
+}
+
+func newSnowflakeMetrics(s *Snowflake) *snowflakeMetrics {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("leaf_snowflake_"+name, help, nil, nil)
+	}
+	return &snowflakeMetrics{
+		s:          s,
+		worker:     d("worker_id", "Leased worker id."),
+		valid:      d("lease_valid", "1 while the lease is held and not fenced."),
+		age:        d("lease_age_seconds", "Time since the last successful renewal was sent (monotonic clock)."),
+		fenceIn:    d("lease_fence_in_seconds", "Time left before the generator fences itself without a renewal."),
+		issued:     d("issued_ids_total", "IDs handed out."),
+		backwards:  d("clock_backwards_total", "Hand-outs refused because the clock moved backwards."),
+		renewals:   d("lease_renewals_total", "Successful lease renewals."),
+		renewFails: d("lease_renew_errors_total", "Failed lease renewals (database errors)."),
+		lost:       d("lease_lost_total", "Leases found taken over by another process."),
+	}
+}
+
+func (m *snowflakeMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.worker, m.valid, m.age, m.fenceIn, m.issued, m.backwards, m.renewals, m.renewFails, m.lost} {
+		ch <- d
+	}
+}
+
+func (m *snowflakeMetrics) Collect(ch chan<- prometheus.Metric) {
+	st := m.s.Status()
+	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	c := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	g(m.worker, float64(st.WorkerID))
+	valid := 0.0
+	if st.LeaseValid {
+		valid = 1
+	}
+	g(m.valid, valid)
+	g(m.age, st.LeaseAge.Seconds())
+	g(m.fenceIn, st.FenceIn.Seconds())
+	c(m.issued, st.Issued)
+	c(m.backwards, st.ClockBackwards)
+	c(m.renewals, st.Renewals)
+	c(m.renewFails, st.RenewFailures)
+	c(m.lost, st.LeaseLost)
+}

@@ -128,15 +128,15 @@ func TestNextStepRule(t *testing.T) {
 		elapsed         time.Duration
 		want            int64
 	}{
-		{1000, 1000, 1_000_000, 1 * m, 2000},             // fast: double
-		{600_000, 1000, 1_000_000, 1 * m, 1_000_000},     // capped at MaxStep
-		{1_000_000, 1000, 1_000_000, 1 * m, 1_000_000},   // at the cap
-		{4000, 1000, 1_000_000, 15 * m, 4000},            // [15, 30) min: keep
-		{4000, 1000, 1_000_000, 29 * m, 4000},            // keep
-		{4000, 1000, 1_000_000, 30 * m, 2000},            // slow: halve
-		{1500, 1000, 1_000_000, 45 * m, 1000},            // never below the table step
-		{1000, 5000, 1_000_000, 20 * m, 5000},            // table raised
-		{3_000_000, 3_000_000, 1_000_000, m, 3_000_000},  // table step above MaxStep
+		{1000, 1000, 1_000_000, 1 * m, 2000},            // fast: double
+		{600_000, 1000, 1_000_000, 1 * m, 1_000_000},    // capped at MaxStep
+		{1_000_000, 1000, 1_000_000, 1 * m, 1_000_000},  // at the cap
+		{4000, 1000, 1_000_000, 15 * m, 4000},           // [15, 30) min: keep
+		{4000, 1000, 1_000_000, 29 * m, 4000},           // keep
+		{4000, 1000, 1_000_000, 30 * m, 2000},           // slow: halve
+		{1500, 1000, 1_000_000, 45 * m, 1000},           // never below the table step
+		{1000, 5000, 1_000_000, 20 * m, 5000},           // table raised
+		{3_000_000, 3_000_000, 1_000_000, m, 3_000_000}, // table step above MaxStep
 		{3_000_000, 3_000_000, 1_000_000, 60 * m, 3_000_000},
 	} {
 		if got := nextStep(tc.cur, tc.table, tc.max, tc.elapsed, 15*m); got != tc.want {

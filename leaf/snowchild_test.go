@@ -1,5 +1,0 @@
-package leaf
-
-import "errors"
-
-func childSnowflakeStream() error { return errors.New("todo") }
