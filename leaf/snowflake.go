@@ -198,7 +198,7 @@ type Snowflake struct {
 		lastMs     int64 // unix ms of the last ID (or the persisted floor)
 		seq        int64
 		lease      lease
-		valid      bool  // lease held and not fenced
+		valid      bool // lease held and not fenced
 		closed     bool
 		lastErr    error // last lease error, for status
 		issued     int64
