@@ -225,9 +225,13 @@ func (t *Task[T]) deadLetter(reason, detail string, p int32, off int64, raw []by
 func (t *Task[T]) process(b *Batch[T]) error {
 	n := int64(len(b.Items) + len(b.Rejects))
 	p := b.Partition
-	if n > 0 {
-		t.wms.Touch(p)
+	if n == 0 {
+		// An idle poll: no position to record, but idle partitions may
+		// let the watermark follow the wall clock.
+		t.wms.Advance()
+		return nil
 	}
+	t.wms.Touch(p)
 	for i := range b.Rejects {
 		r := &b.Rejects[i]
 		t.deadLetter(r.Reason, r.Detail, r.Partition, r.Offset, r.Raw)
