@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"syscall"
 )
@@ -66,13 +67,30 @@ func main() {
 		usage(os.Stderr)
 		os.Exit(2)
 	}
+	// DAS_CPUPROFILE=FILE writes a CPU profile of the command (for
+	// docs/performance.md investigations).
+	if path := os.Getenv("DAS_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if code := runCommand(ctx, cmd); code != 0 {
+		pprof.StopCPUProfile()
+		os.Exit(code)
+	}
+}
+
+func runCommand(ctx context.Context, cmd command) int {
 	if err := cmd.run(ctx, os.Args[2:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}); err != nil {
-		if err == errUsage {
-			os.Exit(2)
+		if errors.Is(err, errUsage) {
+			return 2
 		}
 		fmt.Fprintf(os.Stderr, "das %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

@@ -1,16 +1,25 @@
 package sqlagg
 
 import (
-	"errors"
-
 	"github.com/das-project/das/sources"
+	"github.com/das-project/das/sources/kafka"
 	"github.com/das-project/das/stream"
 )
 
-func openArrow(path string, cfg Config) (stream.Source[sources.Event], bool, error) {
-	return nil, false, errors.New("sqlagg: arrow input not wired yet")
-}
-
+// openKafka reads a topic directly (one task, all partitions), mirroring
+// checkpointed offsets to the URI's group, if any, for lag tools.
 func openKafka(uri string, cfg Config) (stream.Source[sources.Event], bool, error) {
-	return nil, false, errors.New("sqlagg: kafka input not wired yet")
+	u, err := kafka.ParseURI(uri)
+	if err != nil {
+		return nil, false, err
+	}
+	s, err := kafka.New(kafka.Options{
+		Brokers:   u.Brokers,
+		Topic:     u.Topic,
+		Group:     u.Group,
+		Assign:    u.Assign,
+		Start:     u.Start,
+		StopAtEnd: cfg.KafkaStopAtEnd,
+	})
+	return s, !cfg.KafkaStopAtEnd, err
 }

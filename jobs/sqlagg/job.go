@@ -62,6 +62,8 @@ type Config struct {
 	MaxBufferedKeys int
 	// BatchSize is the records per source batch. Default 4096.
 	BatchSize int
+	// Compression of the Parquet files. Default zstd.
+	Compression parquet.Compression
 	// KafkaStopAtEnd makes a Kafka input bounded at the end offsets seen at
 	// start (demo, tests).
 	KafkaStopAtEnd bool
@@ -163,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	}
 
 	// Sinks: Parquet files committed with each checkpoint.
-	pq, err := parquet.New(cfg.ParquetDir, parquet.Options{Prefix: "sqlagg"})
+	pq, err := parquet.New(cfg.ParquetDir, parquet.Options{Prefix: "sqlagg", Compression: cfg.Compression})
 	if err != nil {
 		return sum, err
 	}
