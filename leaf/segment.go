@@ -378,6 +378,7 @@ func (s *Segment) refresh(ctx context.Context) error {
 		b := old[tag]
 		if b == nil {
 			b = newTagBuffer(s, tag)
+			b.tableStep.Store(step)
 			s.wg.Add(1)
 			go b.loader()
 		}
