@@ -36,17 +36,23 @@ func topicPartitions(ctx context.Context, cl *kgo.Client, topic string) ([]int32
 	return ps, t.TopicID, nil
 }
 
-// endOffsets returns the last stable offset (the read_committed end) of
-// each of topic's partitions in parts.
-func endOffsets(ctx context.Context, cl *kgo.Client, topic string, parts []int32) (map[int32]int64, error) {
+// Timestamps of ListOffsets that ask for the log's ends.
+const (
+	listLatest   = -1 // the end: with read_committed, the last stable offset
+	listEarliest = -2 // the log start offset
+)
+
+// listOffsets returns, for each of topic's partitions in parts, the offset
+// at ts (listLatest or listEarliest) as seen by a read_committed consumer.
+func listOffsets(ctx context.Context, cl *kgo.Client, topic string, parts []int32, ts int64) (map[int32]int64, error) {
 	req := kmsg.NewPtrListOffsetsRequest()
-	req.IsolationLevel = 1 // read_committed: the last stable offset
+	req.IsolationLevel = 1 // read_committed
 	rt := kmsg.NewListOffsetsRequestTopic()
 	rt.Topic = topic
 	for _, p := range parts {
 		rp := kmsg.NewListOffsetsRequestTopicPartition()
 		rp.Partition = p
-		rp.Timestamp = -1 // latest
+		rp.Timestamp = ts
 		rp.CurrentLeaderEpoch = -1
 		rt.Partitions = append(rt.Partitions, rp)
 	}

@@ -203,7 +203,11 @@ func (s *Source) openDirect(ctx context.Context) error {
 		consume[p] = s.startOffset(p)
 	}
 	if s.opts.StopAtEnd {
-		ends, err := endOffsets(ctx, meta, s.opts.Topic, parts)
+		ends, err := listOffsets(ctx, meta, s.opts.Topic, parts, listLatest)
+		if err != nil {
+			return err
+		}
+		starts, err := listOffsets(ctx, meta, s.opts.Topic, parts, listEarliest)
 		if err != nil {
 			return err
 		}
@@ -213,7 +217,9 @@ func (s *Source) openDirect(ctx context.Context) error {
 			switch {
 			case ok && r > ends[p] && !s.opts.AllowDataLoss:
 				return fmt.Errorf("%w: %s/%d resume offset %d is past the end %d", ErrOffsetOutOfRange, s.opts.Topic, p, r, ends[p])
-			case ok && r >= ends[p], !ok && (ends[p] == 0 || s.opts.Start == StartLatest):
+			case ok && r >= ends[p],
+				!ok && (starts[p] >= ends[p] || s.opts.Start == StartLatest),
+				ok && r < starts[p] && starts[p] >= ends[p] && s.opts.AllowDataLoss:
 				s.done[p] = true
 				delete(consume, p)
 			}
@@ -225,6 +231,11 @@ func (s *Source) openDirect(ctx context.Context) error {
 		return fmt.Errorf("kafka: client: %w", err)
 	}
 	s.cl, s.parts, s.topicID = cl, parts, id
+	s.mu.Lock()
+	for p, o := range s.resume {
+		s.mu.next[p] = o // records below the resume offset are never delivered
+	}
+	s.mu.Unlock()
 	return nil
 }
 
@@ -269,12 +280,18 @@ func (s *Source) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int
 	}
 	for _, p := range ps {
 		s.mu.assigned[p] = true
-		if o, ok := offs[p]; ok {
-			s.mu.startAt[p] = o
-		} else if o, ok := s.mu.next[p]; ok {
-			s.mu.startAt[p] = o
+		o, ok := offs[p]
+		if !ok {
+			o, ok = s.mu.next[p]
+		}
+		if !ok {
+			o, ok = s.resume[p]
+		}
+		if ok {
+			s.mu.startAt[p], s.mu.next[p] = o, o
 		} else {
 			delete(s.mu.startAt, p)
+			delete(s.mu.next, p)
 		}
 	}
 }
@@ -285,11 +302,12 @@ func (s *Source) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for p := range offsets[s.opts.Topic] {
-		o, ok := s.mu.startAt[p]
-		if ok {
+		if o, ok := s.mu.startAt[p]; ok {
 			offsets[s.opts.Topic][p] = kgo.NewOffset().At(o).WithEpoch(-1)
+		} else if s.opts.Start == StartLatest {
+			offsets[s.opts.Topic][p] = kgo.NewOffset().AtEnd()
 		} else {
-			offsets[s.opts.Topic][p] = s.startOffset(p)
+			offsets[s.opts.Topic][p] = kgo.NewOffset().AtStart()
 		}
 	}
 	return offsets, nil

@@ -27,7 +27,7 @@ func TestResumeExactly(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 0))
 			c := kafkatest.NewCluster(t, kafkatest.Options{})
 			c.CreateTopic(topic, 3, nil)
-			w := produceWorkload(t, c.Addrs(), topic, 3, 150, 7, nil)
+			w := produceWorkload(t, c.Addrs(), topic, 3, 100, 7, nil)
 			l := newLedger(t)
 			for cycle := 0; l.count() < total(w) || len(l.pending) > 0; cycle++ {
 				if cycle > 200 {
@@ -173,6 +173,20 @@ func TestStopAtEnd(t *testing.T) {
 		t.Fatalf("NextOffsets %v, want 20 and 20", l.live)
 	}
 	src.Close()
+
+	// A partition whose records were all deleted is empty though its end
+	// is not 0: EOF at once, from the start or from a resume offset below
+	// the log start when data loss is allowed.
+	if err := c.DeleteRecords(topic, 0, 30); err != nil {
+		t.Fatal(err)
+	}
+	for _, resume := range []map[int32]int64{nil, {0: 3}} {
+		src := newSource(t, kafka.Options{Brokers: c.Addrs(), Topic: topic, Partitions: []int32{0}, StopAtEnd: true, AllowDataLoss: true})
+		open(t, src, resume)
+		if _, err := src.Next(context.Background()); !errors.Is(err, io.EOF) {
+			t.Fatalf("emptied partition, resume %v: Next = %v, want EOF", resume, err)
+		}
+	}
 
 	// Resuming at the end gives EOF at once, StartLatest too.
 	for _, o := range []kafka.Options{
