@@ -1,12 +1,12 @@
 package sqlagg
 
 import (
-	"errors"
-
 	"github.com/das-project/das/sources"
+	"github.com/das-project/das/sources/arrowipc"
 	"github.com/das-project/das/stream"
 )
 
 func openArrow(path string, cfg Config) (stream.Source[sources.Event], bool, error) {
-	return nil, false, errors.New("sqlagg: arrow input not wired yet")
+	s, err := arrowipc.Open(path, arrowipc.Options{BatchSize: cfg.BatchSize})
+	return s, false, err
 }
