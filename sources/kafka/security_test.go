@@ -8,10 +8,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +27,15 @@ import (
 )
 
 // selfSigned returns a server config for 127.0.0.1 and a client config
-// that trusts it.
+// that trusts it. The certificate is good for client authentication too.
 func selfSigned(t *testing.T) (server, client *tls.Config) {
+	server, client, _, _ = selfSignedPEM(t)
+	return server, client
+}
+
+// selfSignedPEM is selfSigned that also returns the certificate and key as
+// PEM.
+func selfSignedPEM(t *testing.T) (server, client *tls.Config, certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -38,7 +48,7 @@ func selfSigned(t *testing.T) (server, client *tls.Config) {
 		NotAfter:     time.Now().Add(time.Hour),
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -52,7 +62,66 @@ func selfSigned(t *testing.T) (server, client *tls.Config) {
 	pool.AddCert(cert)
 	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
 	client = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return server, client
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	return server, client, certPEM, keyPEM
+}
+
+// TestMutualTLSFiles: TLSFiles loads the CA and a client certificate, and
+// a broker that requires client certificates accepts it.
+func TestMutualTLSFiles(t *testing.T) {
+	srv, _, certPEM, keyPEM := selfSignedPEM(t)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	srv.ClientCAs, srv.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	c := kafkatest.NewCluster(t, kafkatest.Options{Brokers: 1, Kfake: []kfake.Opt{kfake.TLS(srv)}})
+	c.CreateTopic(topic, 1, nil)
+	dir := t.TempDir()
+	ca, cert, key, junk := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "junk")
+	for name, b := range map[string][]byte{ca: certPEM, cert: certPEM, key: keyPEM, junk: []byte("not pem")} {
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	mtls, err := kafka.TLSFiles(ca, cert, key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newSource(t, kafka.Options{Brokers: c.Addrs(), Topic: topic, TLS: mtls, StopAtEnd: true})
+	open(t, src, nil)
+	if _, err := src.Next(ctx); !errors.Is(err, io.EOF) {
+		t.Fatalf("Next on an empty topic over mutual TLS: %v", err)
+	}
+
+	caOnly, err := kafka.TLSFiles(ca, "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = newSource(t, kafka.Options{Brokers: c.Addrs(), Topic: topic, TLS: caOnly})
+	octx, ocancel := context.WithTimeout(ctx, time.Second)
+	defer ocancel()
+	if err := src.Open(octx, nil); err == nil {
+		t.Fatal("Open without a client certificate succeeded")
+	}
+
+	for _, bad := range [][3]string{
+		{filepath.Join(dir, "missing"), "", ""},
+		{junk, "", ""},
+		{ca, cert, ""},
+		{ca, "", key},
+		{ca, junk, key},
+	} {
+		if _, err := kafka.TLSFiles(bad[0], bad[1], bad[2], ""); err == nil {
+			t.Errorf("TLSFiles(%q) succeeded", bad)
+		}
+	}
 }
 
 func TestTLSAndSASL(t *testing.T) {
