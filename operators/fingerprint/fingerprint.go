@@ -246,25 +246,20 @@ func (f *Fingerprinter) normalize(s []byte) {
 					continue
 				}
 			}
-			j := scanWord(s, i+1)
-			f.word(s[i:j])
-			i = j
+			i = f.word(s, i)
 			continue
 		}
 		if cl&cDigit != 0 {
 			if i > 0 && s[i-1] == '.' { // t.1x: a name after a qualifier dot
-				j := scanWord(s, i)
-				f.word(s[i:j])
-				i = j
+				i = f.word(s, i)
 				continue
 			}
-			j, num := scanNumber(s, i)
-			if num {
+			if j, num := scanNumber(s, i); num {
 				f.value()
+				i = j
 			} else {
-				f.word(s[i:j])
+				i = f.word(s, i)
 			}
-			i = j
 			continue
 		}
 		switch c {
@@ -279,13 +274,14 @@ func (f *Fingerprinter) normalize(s []byte) {
 			f.value()
 			i++
 		case '(':
-			f.lparen()
-			i++
+			i = f.lparen(s, i)
 		case ')':
 			f.rparen()
 			i++
 		case ',':
-			f.emit(tComma, ',')
+			start := int32(len(f.out))
+			f.out = append(f.out, ',')
+			f.hist = append(f.hist, token{start: start, text: start, end: start + 1, kind: tComma})
 			i++
 		case ';':
 			f.emit(tSemi, ';')
@@ -402,6 +398,28 @@ func (f *Fingerprinter) valueContext(k int) bool {
 // value writes "?" for a literal, taking with it a unary sign and a charset
 // introducer before it.
 func (f *Fingerprinter) value() {
+	h := len(f.hist)
+	if h == 0 {
+		f.out = append(f.out, '?')
+		f.hist = append(f.hist, token{start: 0, text: 0, end: 1, kind: tValue})
+		return
+	}
+	switch f.hist[h-1].kind {
+	case tSign, tWord:
+		f.valueSlow()
+		return
+	case tLParen, tDot:
+		start := int32(len(f.out))
+		f.out = append(f.out, '?')
+		f.hist = append(f.hist, token{start: start, text: start, end: start + 1, kind: tValue})
+		return
+	}
+	start := int32(len(f.out))
+	f.out = append(f.out, ' ', '?')
+	f.hist = append(f.hist, token{start: start, text: start + 1, end: start + 2, kind: tValue})
+}
+
+func (f *Fingerprinter) valueSlow() {
 	for n := len(f.hist); n > 0; n = len(f.hist) {
 		p := &f.hist[n-1]
 		if p.kind == tSign && f.valueContext(n-2) ||
@@ -414,17 +432,57 @@ func (f *Fingerprinter) value() {
 	f.emit(tValue, '?')
 }
 
-// word writes an identifier or keyword.
-func (f *Fingerprinter) word(w []byte) {
-	if c := w[0] | 0x20; (c == 'n' || c == 't' || c == 'f') && (len(w) == 4 || len(w) == 5) &&
-		valueWord(w) && f.valueContext(len(f.hist)-1) {
-		f.value()
-		return
+// word writes the identifier or keyword that starts at s[i] and returns its
+// end. It is the hottest path: it scans, lower-cases and writes in one pass.
+func (f *Fingerprinter) word(s []byte, i int) int {
+	out := f.out
+	h := len(f.hist)
+	start := len(out)
+	if h > 0 {
+		if k := f.hist[h-1].kind; k != tLParen && k != tDot {
+			out = append(out, ' ')
+		}
 	}
-	start := f.space(tWord)
-	text := int32(len(f.out))
-	f.out = appendLower(f.out, w, false)
-	f.hist = append(f.hist, token{start: start, text: text, end: int32(len(f.out)), kind: tWord})
+	text := len(out)
+	n := len(s)
+	if cap(out)-text < n-i {
+		out = slices.Grow(out, n-i)
+	}
+	k, hi := lowerWord(out[text:cap(out)], s[i:])
+	j := i + k
+	out = out[:text+k]
+	if hi >= utf8.RuneSelf && !utf8.Valid(s[i:j]) {
+		out = appendLower(out[:text], s[i:j], false)
+	}
+	if w := out[text:]; len(w) == 4 || len(w) == 5 {
+		if valueWord(w) && f.valueContext(h-1) {
+			f.out = out[:start]
+			f.value()
+			return j
+		}
+	}
+	f.out = out
+	f.hist = append(f.hist, token{start: int32(start), text: int32(text), end: int32(len(out)), kind: tWord})
+	return j
+}
+
+// lowerWord copies to buf, lower-cased, the identifier bytes at the start
+// of s, and returns their number and their bitwise OR. buf must be at least
+// as long as s. A leaf function, so that its loop keeps everything in
+// registers.
+//
+//go:noinline
+func lowerWord(buf, s []byte) (int, byte) {
+	buf = buf[:len(s)]
+	var hi byte
+	for k, c := range s {
+		if class[c]&cIdent == 0 {
+			return k, hi
+		}
+		hi |= c
+		buf[k] = lower[c]
+	}
+	return len(s), hi
 }
 
 // valueWord reports whether w is NULL, TRUE or FALSE in any case. w holds
@@ -520,7 +578,11 @@ func appendEscape(dst []byte, c byte) []byte {
 	return append(dst, '\\', 'x', digits[c>>4], digits[c&0xf])
 }
 
-func (f *Fingerprinter) lparen() {
+// lparen handles the "(" at s[i] and returns the index after what it
+// consumed: the "(" alone, or a whole list of plain literals, which is
+// written at once (the fast path for IN lists, VALUES rows and call
+// arguments; it writes exactly what the token-by-token path would).
+func (f *Fingerprinter) lparen(s []byte, i int) int {
 	var fr frame
 	n := len(f.hist)
 	start := int32(len(f.out))
@@ -549,13 +611,121 @@ func (f *Fingerprinter) lparen() {
 		}
 	}
 	fr.open = int32(len(f.out))
+	if len(f.frames) >= maxDepth {
+		f.out = append(f.out, '(')
+		f.hist = append(f.hist, token{start: start, text: fr.open, end: fr.open + 1, kind: tLParen})
+		f.deep++
+		return i + 1
+	}
+	if end, count, ok := valueRun(s, i+1); ok {
+		// One token from "(" to ")", of kind tRParen: what follows only
+		// ever looks at the kind and end of the token before it.
+		if fr.kind == fIn {
+			f.out = append(f.out, "(...)"...)
+		} else {
+			f.out = append(f.out, "(?"...)
+			for ; count > 1; count-- {
+				f.out = append(f.out, ", ?"...)
+			}
+			f.out = append(f.out, ')')
+		}
+		f.hist = append(f.hist, token{start: start, text: fr.open, end: int32(len(f.out)), kind: tRParen})
+		f.closeTuple(fr)
+		return end
+	}
 	f.out = append(f.out, '(')
 	f.hist = append(f.hist, token{start: start, text: fr.open, end: fr.open + 1, kind: tLParen})
-	if len(f.frames) >= maxDepth {
-		f.deep++
-		return
-	}
 	f.frames = append(f.frames, fr)
+	return i + 1
+}
+
+// closeTuple keeps the row-list state when the tuple opened by fr has just
+// been closed: a row identical to the row before it is removed.
+func (f *Fingerprinter) closeTuple(fr frame) {
+	switch fr.kind {
+	case fValues:
+		f.tupleStart, f.tupleEnd = fr.open, int32(len(f.out))
+	case fValuesNext:
+		if f.tupleEnd >= 0 && bytes.Equal(f.out[fr.open:], f.out[f.tupleStart:f.tupleEnd]) {
+			f.truncate(fr.comma)
+		} else {
+			f.tupleStart, f.tupleEnd = fr.open, int32(len(f.out))
+		}
+	}
+}
+
+// valueRun scans, from s[i] just after a "(", a list of plain literals
+// closed by ")": literal {"," literal} ")", with whitespace and unary signs.
+// It returns the index after ")" and the number of literals, or ok false if
+// anything else comes first (a comment, a name, an expression, the end).
+func valueRun(s []byte, i int) (end, count int, ok bool) {
+	n := len(s)
+	for {
+		for i < n && class[s[i]]&cSpace != 0 {
+			i++
+		}
+		if i >= n {
+			return 0, 0, false
+		}
+		c := s[i]
+		if c == '-' || c == '+' {
+			if isDashComment(s, i) {
+				return 0, 0, false
+			}
+			i++
+			for i < n && class[s[i]]&cSpace != 0 {
+				i++
+			}
+			if i >= n {
+				return 0, 0, false
+			}
+			c = s[i]
+		}
+		switch {
+		case class[c]&cDigit != 0:
+			j, num := scanNumber(s, i)
+			if !num {
+				return 0, 0, false
+			}
+			i = j
+		case c == '\'' || c == '"':
+			i = skipString(s, i+1, c)
+		case c == '?':
+			i++
+		case c == '.':
+			if i+1 >= n || class[s[i+1]]&cDigit == 0 || qualifier(s, i) {
+				return 0, 0, false
+			}
+			i, _ = scanNumber(s, i)
+		case class[c]&cStart != 0:
+			if i+1 < n && s[i+1] == '\'' && (c|0x20 == 'x' || c|0x20 == 'b' || c|0x20 == 'n') {
+				i = skipString(s, i+2, '\'')
+				break
+			}
+			j := scanWord(s, i+1)
+			if j-i != 4 && j-i != 5 || !valueWord(s[i:j]) {
+				return 0, 0, false
+			}
+			i = j
+		default:
+			return 0, 0, false
+		}
+		count++
+		for i < n && class[s[i]]&cSpace != 0 {
+			i++
+		}
+		if i >= n {
+			return 0, 0, false
+		}
+		switch s[i] {
+		case ',':
+			i++
+		case ')':
+			return i + 1, count, true
+		default:
+			return 0, 0, false
+		}
+	}
 }
 
 func (f *Fingerprinter) rparen() {
@@ -578,18 +748,9 @@ func (f *Fingerprinter) rparen() {
 			f.hist = append(f.hist, token{start: start, text: start, end: start + 3, kind: tList})
 		}
 		f.emit(tRParen, ')')
-	case fValues:
-		f.emit(tRParen, ')')
-		f.tupleStart, f.tupleEnd = fr.open, int32(len(f.out))
-	case fValuesNext:
-		f.emit(tRParen, ')')
-		if f.tupleEnd >= 0 && bytes.Equal(f.out[fr.open:], f.out[f.tupleStart:f.tupleEnd]) {
-			f.truncate(fr.comma)
-		} else {
-			f.tupleStart, f.tupleEnd = fr.open, int32(len(f.out))
-		}
 	default:
 		f.emit(tRParen, ')')
+		f.closeTuple(fr)
 	}
 }
 
