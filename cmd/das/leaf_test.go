@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"go/parser"
+	"go/token"
 	"io"
+	"os"
 	"net/http"
 	"regexp"
 	"strings"
@@ -110,4 +113,29 @@ func TestLeafCommands(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
+}
+
+// TestMySQLDriverLinked: the binary, not only the tests (whose helpers import
+// the driver), must register the "mysql" database/sql driver.
+func TestMySQLDriverLinked(t *testing.T) {
+	ents, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if imp.Path.Value == `"github.com/go-sql-driver/mysql"` {
+				return
+			}
+		}
+	}
+	t.Fatal("no non-test file of cmd/das imports github.com/go-sql-driver/mysql; 'das leaf' would fail with unknown driver")
 }

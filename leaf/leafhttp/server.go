@@ -337,6 +337,7 @@ func parsePage() (*template.Template, error) {
 body{font:14px system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse}th,td{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:right}
 th:first-child,td:first-child{text-align:left}.err{color:#b00}.low{background:#fee}
+table.kv td{text-align:left}
 </style></head><body>
 <h1>leaf</h1>
 <h2>Segment mode</h2>
@@ -348,7 +349,7 @@ th:first-child,td:first-child{text-align:left}.err{color:#b00}.low{background:#f
 <td>{{.Loads}} ({{.LoadErrors}})</td><td class="err">{{.LastError}}</td></tr>
 {{end}}</table>{{else}}<p>No tags{{if not .SegmentOn}} (segment mode not enabled){{end}}.</p>{{end}}
 <h2>Snowflake mode</h2>
-{{with .Snowflake}}<table>
+{{with .Snowflake}}<table class="kv">
 <tr><td>namespace / owner</td><td>{{.Namespace}} / {{.Owner}}</td></tr>
 <tr><td>worker id</td><td>{{.WorkerID}}</td></tr>
 <tr><td>layout</td><td>epoch {{.Epoch.Format "2006-01-02T15:04:05Z07:00"}}, {{.WorkerBits}} worker bits, {{.SequenceBits}} sequence bits</td></tr>

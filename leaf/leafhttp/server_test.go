@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -285,7 +286,14 @@ func jsonInt(v int64) string {
 // generator (16 keep-alive clients, b.N requests in all) against the
 // handler on a real TCP listener in the same process, on the same cores.
 // It reports requests/s and latency percentiles.
+//
+// With LEAF_BENCH_URL set (e.g. http://127.0.0.1:8080/api/segment/get/order)
+// it loads that URL instead, e.g. a `das leaf serve` in another process.
 func BenchmarkHTTPSegment(b *testing.B) {
+	if u := os.Getenv("LEAF_BENCH_URL"); u != "" {
+		benchLoad(b, u)
+		return
+	}
 	f := newFixture(b, "")
 	if _, err := f.db.Exec("UPDATE leaf_alloc SET step = 100000"); err != nil {
 		b.Fatal(err)
