@@ -32,8 +32,12 @@ lint:
 # Benchmarks recorded in docs/performance.md (see that file for the full,
 # pinned-to-one-core runs).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./internal/sketch/ ./operators/... ./jobs/... ./sources/...
-	./scripts/bench.sh
+	mkdir -p $(OUT)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./internal/sketch/ ./operators/... ./sources/... ./sinks/...
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/das
+	./$(BIN) gen --events 1000000 --seed 3 --output $(OUT)/bench-1m.jsonl
+	rm -rf $(OUT)/bench-state $(OUT)/bench-pq
+	/usr/bin/time -f "sqlagg 1M events: wall %e s, user %U s, sys %S s, max RSS %M KB" taskset -c 0 ./$(BIN) run sqlagg --input $(OUT)/bench-1m.jsonl --state $(OUT)/bench-state --parquet $(OUT)/bench-pq
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/sketch/
