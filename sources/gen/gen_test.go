@@ -110,7 +110,9 @@ func TestTemplatesAndStatementShapes(t *testing.T) {
 		{"lock wait timeout 1205 at 50 s", func(r record) bool { return r.ev.ErrCode == 1205 && r.ev.LatencyUs >= 50e6 }},
 		{"not UTF-8", func(r record) bool { return !utf8.Valid(r.ev.SQL) }},
 		{"non-ASCII UTF-8", func(r record) bool { return utf8.Valid(r.ev.SQL) && bytes.ContainsAny(r.ev.SQL, "éü東🚀") }},
-		{"comment prefix", func(r record) bool { return bytes.HasPrefix(r.ev.SQL, []byte("/*")) || bytes.HasPrefix(r.ev.SQL, []byte("--")) }},
+		{"comment prefix", func(r record) bool {
+			return bytes.HasPrefix(r.ev.SQL, []byte("/*")) || bytes.HasPrefix(r.ev.SQL, []byte("--"))
+		}},
 		{"optimizer hint", func(r record) bool { return bytes.Contains(r.ev.SQL, []byte("/*+")) }},
 		{"very long (> 5000 bytes)", func(r record) bool { return len(r.ev.SQL) > 5000 }},
 		{"IN list", func(r record) bool { return bytes.Contains(r.ev.SQL, []byte(" IN (")) }},
@@ -122,7 +124,9 @@ func TestTemplatesAndStatementShapes(t *testing.T) {
 		{"commit", func(r record) bool { return string(r.ev.SQL) == "COMMIT" }},
 		{"show", func(r record) bool { return bytes.HasPrefix(r.ev.SQL, []byte("SHOW ")) }},
 		{"set", func(r record) bool { return bytes.HasPrefix(r.ev.SQL, []byte("SET ")) }},
-		{"ORM style", func(r record) bool { return bytes.HasPrefix(r.ev.SQL, []byte("select ")) && bytes.Contains(r.ev.SQL, []byte("0_.")) }},
+		{"ORM style", func(r record) bool {
+			return bytes.HasPrefix(r.ev.SQL, []byte("select ")) && bytes.Contains(r.ev.SQL, []byte("0_."))
+		}},
 		{"backquotes", func(r record) bool { return bytes.Contains(r.ev.SQL, []byte("`")) }},
 	}
 	for _, c := range checks {

@@ -46,17 +46,17 @@ var tableDefs = []struct {
 // enumWords are the value sets of enum-like columns, indexed by lWord's lo.
 var enumWords = [][]string{
 	{"active", "pending", "paid", "shipped", "cancelled", "refunded", "failed", "deleted", "on_hold"}, // 0 status
-	{"USD", "EUR", "GBP", "JPY", "CNY", "BRL"},                                                         // 1 currency
-	{"stripe", "adyen", "paypal", "alipay", "bank_transfer"},                                           // 2 provider
-	{"ups", "dhl", "fedex", "usps", "sf-express"},                                                      // 3 carrier
-	{"free", "pro", "team", "enterprise"},                                                              // 4 plan
-	{"ios", "android", "web"},                                                                          // 5 platform
-	{"US", "DE", "FR", "JP", "CN", "BR", "IN", "GB"},                                                   // 6 country
-	{"us-east", "eu-west", "ap-south", "ap-northeast"},                                                 // 7 region
-	{"email", "push", "sms", "credit", "debit", "refund", "fee"},                                       // 8 kind
-	{"login", "logout", "update", "delete", "export", "grant"},                                         // 9 action
-	{"default", "mailers", "billing", "exports", "low"},                                                // 10 queue
-	{"order", "user", "product", "invoice"},                                                            // 11 entity
+	{"USD", "EUR", "GBP", "JPY", "CNY", "BRL"},                                                        // 1 currency
+	{"stripe", "adyen", "paypal", "alipay", "bank_transfer"},                                          // 2 provider
+	{"ups", "dhl", "fedex", "usps", "sf-express"},                                                     // 3 carrier
+	{"free", "pro", "team", "enterprise"},                                                             // 4 plan
+	{"ios", "android", "web"},                                                                         // 5 platform
+	{"US", "DE", "FR", "JP", "CN", "BR", "IN", "GB"},                                                  // 6 country
+	{"us-east", "eu-west", "ap-south", "ap-northeast"},                                                // 7 region
+	{"email", "push", "sms", "credit", "debit", "refund", "fee"},                                      // 8 kind
+	{"login", "logout", "update", "delete", "export", "grant"},                                        // 9 action
+	{"default", "mailers", "billing", "exports", "low"},                                               // 10 queue
+	{"order", "user", "product", "invoice"},                                                           // 11 entity
 }
 
 type column struct {

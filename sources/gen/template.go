@@ -21,19 +21,19 @@ const (
 type litClass uint8
 
 const (
-	lID       litClass = iota // primary/foreign key: skewed towards hot rows
-	lInt                      // uniform in [lo, hi]
-	lMoney                    // cents, log-uniform
-	lDecimal                  // 12.34
-	lWord                     // one of words[lo] (enum values)
-	lEmail                    //
-	lName                     // person or product name, some non-ASCII
-	lText                     // free text of mean length lo (scaled by stretch)
-	lDate                     // datetime near the event time
-	lToken                    // hex token of 32 chars
-	lCode                     // short upper-case code: SKU-12345
-	lIP                       // dotted quad
-	lBinary                   // _binary'…' with raw bytes, most not UTF-8
+	lID      litClass = iota // primary/foreign key: skewed towards hot rows
+	lInt                     // uniform in [lo, hi]
+	lMoney                   // cents, log-uniform
+	lDecimal                 // 12.34
+	lWord                    // one of words[lo] (enum values)
+	lEmail                   //
+	lName                    // person or product name, some non-ASCII
+	lText                    // free text of mean length lo (scaled by stretch)
+	lDate                    // datetime near the event time
+	lToken                   // hex token of 32 chars
+	lCode                    // short upper-case code: SKU-12345
+	lIP                      // dotted quad
+	lBinary                  // _binary'…' with raw bytes, most not UTF-8
 )
 
 type seg struct {
