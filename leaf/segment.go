@@ -304,7 +304,10 @@ func (s *Segment) lookup(ctx context.Context, tag string) (*tagBuffer, error) {
 	s.mu.Unlock()
 	switch {
 	case run:
-		if err := s.refresh(ctx); err != nil {
+		rctx, cancel := context.WithTimeout(ctx, s.opts.LoadTimeout)
+		err := s.refresh(rctx)
+		cancel()
+		if err != nil {
 			return nil, fmt.Errorf("leaf: tag %q not cached and the tag list cannot be read: %w", tag, err)
 		}
 	case wait != nil:

@@ -218,12 +218,7 @@ func ping(dsn string, timeout time.Duration) error {
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		return err
-	}
-	// Usable means we may create databases.
-	_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS mariadbtest_probe")
-	return err
+	return db.PingContext(ctx)
 }
 
 // binaries finds mariadbd and mariadb-install-db on PATH or in the standard
