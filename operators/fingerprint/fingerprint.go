@@ -176,6 +176,8 @@ type Fingerprinter struct {
 
 	// The last tuple of a VALUES row list, as offsets in out, or -1.
 	tupleStart, tupleEnd int32
+
+	noFastLists bool // tests: disable the valueRun fast path
 }
 
 // New returns a Fingerprinter.
@@ -287,7 +289,7 @@ func (f *Fingerprinter) normalize(s []byte) {
 			f.emit(tSemi, ';')
 			i++
 		case '.':
-			if i+1 < n && class[s[i+1]]&cDigit != 0 && !qualifier(s, i) {
+			if i+1 < n && class[s[i+1]]&cDigit != 0 && !f.qualifier(s, i) {
 				i, _ = scanNumber(s, i) // .5
 				f.value()
 			} else {
@@ -334,6 +336,17 @@ func (f *Fingerprinter) normalize(s []byte) {
 // reference, not t followed by 0.5).
 func qualifier(s []byte, i int) bool {
 	return i > 0 && (class[s[i-1]]&cIdent != 0 || s[i-1] == '`')
+}
+
+// qualifier reports whether the '.' at s[i] qualifies the name just before
+// it: it touches the name (t.5 is column 5 of t, t .5 is t then 0.5) and the
+// token before is a name, not a number (1.5.5 is two numbers).
+func (f *Fingerprinter) qualifier(s []byte, i int) bool {
+	if !qualifier(s, i) {
+		return false
+	}
+	n := len(f.hist)
+	return n > 0 && (f.hist[n-1].kind == tWord || f.hist[n-1].kind == tQuoted)
 }
 
 // space writes the separator that goes before a token of kind cur and
@@ -617,7 +630,7 @@ func (f *Fingerprinter) lparen(s []byte, i int) int {
 		f.deep++
 		return i + 1
 	}
-	if end, count, ok := valueRun(s, i+1); ok {
+	if end, count, ok := valueRun(s, i+1); ok && !f.noFastLists {
 		// One token from "(" to ")", of kind tRParen: what follows only
 		// ever looks at the kind and end of the token before it.
 		if fr.kind == fIn {
@@ -693,7 +706,7 @@ func valueRun(s []byte, i int) (end, count int, ok bool) {
 		case c == '?':
 			i++
 		case c == '.':
-			if i+1 >= n || class[s[i+1]]&cDigit == 0 || qualifier(s, i) {
+			if i+1 >= n || class[s[i+1]]&cDigit == 0 {
 				return 0, 0, false
 			}
 			i, _ = scanNumber(s, i)

@@ -8,7 +8,8 @@ import "unicode/utf8"
 //
 //   - Plain comments (/* */, -- and #) are dropped, since they are free text
 //     that may carry anything; a block comment becomes one space unless a
-//     space already precedes it. Optimizer hints (/*+ */) and executable
+//     space already precedes it (or "/**/" right after "--", which a space
+//     would turn into a comment). Optimizer hints (/*+ */) and executable
 //     comments (/*! */) are kept, with literals inside them redacted.
 //   - Control bytes other than tab, newline and carriage return become spaces;
 //     bytes that are not valid UTF-8 become U+FFFD (U+FFFD is 3 bytes, so the
@@ -117,9 +118,11 @@ func redact(dst, s []byte, base, limit int, hint bool) []byte {
 				break
 			}
 			i = skipLine(s, i)
+			dst = afterComment(dst, base, false)
 		case '-':
 			if !hint && isDashComment(s, i) {
 				i = skipLine(s, i)
+				dst = afterComment(dst, base, false)
 			} else {
 				dst = append(dst, '-')
 				i++
@@ -134,9 +137,7 @@ func redact(dst, s []byte, base, limit int, hint bool) []byte {
 			switch kind {
 			case commentPlain:
 				i = skipBlockComment(s, body)
-				if len(dst) > base && dst[len(dst)-1] != ' ' {
-					dst = append(dst, ' ')
-				}
+				dst = afterComment(dst, base, true)
 			case commentExec:
 				dst = append(dst, s[i:body]...)
 				exec = true
@@ -167,6 +168,21 @@ func redact(dst, s []byte, base, limit int, hint bool) []byte {
 			dst = append(dst, c) // ASCII punctuation; bytes >= 0x80 start words
 			i++
 		}
+	}
+	return dst
+}
+
+// afterComment keeps the tokens on both sides of a dropped comment apart:
+// a block comment becomes a space (unless one precedes it). Where the sample
+// ends with "--", a space would start a comment that was not there, so an
+// empty "/**/" stands in for any dropped comment.
+func afterComment(dst []byte, base int, block bool) []byte {
+	n := len(dst)
+	switch {
+	case n-base >= 2 && dst[n-1] == '-' && dst[n-2] == '-':
+		return append(dst, "/**/"...)
+	case block && n > base && dst[n-1] != ' ':
+		return append(dst, ' ')
 	}
 	return dst
 }
