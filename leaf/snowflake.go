@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -352,9 +353,24 @@ func (s *Snowflake) nextLocked(ctx context.Context) (int64, error) {
 }
 
 // acquire leases a worker id and returns it with the persisted timestamp
-// floor. It prefers an expired lease of the same owner, then the lowest
-// expired id, then the lowest unused id.
+// floor. Concurrent acquirers collide on inserts of the same new id
+// (duplicate key) or on InnoDB gap locks (deadlock); those are retried.
 func (s *Snowflake) acquire(ctx context.Context) (lease, int64, error) {
+	for attempt := 1; ; attempt++ {
+		l, floor, err := s.acquireOnce(ctx)
+		var me *mysql.MySQLError
+		if err == nil || attempt == 10 || !errors.As(err, &me) || (me.Number != 1062 && me.Number != 1213 && me.Number != 1205) {
+			return l, floor, err
+		}
+		if err := s.opts.Clock.Sleep(ctx, time.Duration(1+mrand.IntN(20*attempt))*time.Millisecond); err != nil {
+			return lease{}, 0, err
+		}
+	}
+}
+
+// acquireOnce is one acquisition transaction. It prefers an expired lease
+// of the same owner, then the lowest expired id, then the lowest unused id.
+func (s *Snowflake) acquireOnce(ctx context.Context) (lease, int64, error) {
 	o := &s.opts
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -461,5 +462,41 @@ func childSnowflakeStream() error {
 			return err
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSnowflakeConcurrentAcquire: generators starting at once on an empty
+// namespace all get distinct worker ids (racing inserts and InnoDB gap-lock
+// deadlocks are retried).
+func TestSnowflakeConcurrentAcquire(t *testing.T) {
+	checkLeaks(t)
+	_, db := newLeafDB(t, nil)
+	const n = 6
+	gens := make([]*Snowflake, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gens[i], errs[i] = OpenSnowflake(context.Background(), db, SnowflakeOptions{Owner: fmt.Sprint("g", i)})
+		}()
+	}
+	wg.Wait()
+	for _, g := range gens {
+		if g != nil {
+			t.Cleanup(func() { g.Close() })
+		}
+	}
+	seen := map[int64]bool{}
+	for i, g := range gens {
+		if errs[i] != nil {
+			t.Fatalf("generator %d: %v", i, errs[i])
+		}
+		w := g.Status().WorkerID
+		if seen[w] {
+			t.Fatalf("worker id %d leased twice", w)
+		}
+		seen[w] = true
 	}
 }
