@@ -129,12 +129,11 @@ func Compact(ctx context.Context, dir string, opts CompactOptions) (CompactStats
 		case kindPart:
 			hours := map[int64]bool{}
 			last := int64(-1 << 63)
-			err := scanFile(path(nm), func(rows []sinks.MinuteRow) error {
-				for i := range rows {
-					hours[floorHour(rows[i].Minute)] = true
-					last = max(last, rows[i].Minute)
+			err := scanMinutes(path(nm), func(minutes []int64) {
+				for _, m := range minutes {
+					hours[floorHour(m)] = true
+					last = max(last, m)
 				}
-				return nil
 			})
 			if err != nil {
 				if errors.Is(err, os.ErrNotExist) {

@@ -1,6 +1,7 @@
 package parquet
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -25,9 +26,12 @@ const readBatch = 1024
 // ReadFile returns every row of one Parquet file, in file order.
 func ReadFile(path string) ([]sinks.MinuteRow, error) {
 	var rows []sinks.MinuteRow
-	err := scanFile(path, func(batch []sinks.MinuteRow) error {
-		rows = append(rows, batch...)
-		return nil
+	err := withFile(path, func(pf *pq.File, cols [numCols]int) error {
+		rows = make([]sinks.MinuteRow, 0, pf.NumRows())
+		return readRows(pf, cols, func(batch []sinks.MinuteRow) error {
+			rows = append(rows, batch...)
+			return nil
+		})
 	})
 	return rows, err
 }
@@ -74,7 +78,91 @@ func committedFiles(fs fsys, dir string) ([]string, error) {
 
 // scanFile decodes path and calls fn with successive batches of rows. The
 // batch is reused between calls: fn must copy what it keeps.
-func scanFile(path string, fn func([]sinks.MinuteRow) error) (err error) {
+func scanFile(path string, fn func([]sinks.MinuteRow) error) error {
+	return withFile(path, func(pf *pq.File, cols [numCols]int) error {
+		return readRows(pf, cols, fn)
+	})
+}
+
+func readRows(pf *pq.File, cols [numCols]int, fn func([]sinks.MinuteRow) error) error {
+	rd := pq.NewReader(pf)
+	d := decoder{cols: cols, width: len(pf.Schema().Columns())}
+	in := make([]pq.Row, readBatch)
+	out := make([]sinks.MinuteRow, readBatch)
+	for {
+		n, rerr := rd.ReadRows(in)
+		if n > 0 {
+			for i := range in[:n] {
+				if err := d.decode(&out[i], in[i]); err != nil {
+					return errors.Join(err, rd.Close())
+				}
+			}
+			if err := fn(out[:n]); err != nil {
+				return errors.Join(errCallback{err}, rd.Close())
+			}
+		}
+		if rerr == io.EOF {
+			return rd.Close()
+		}
+		if rerr != nil {
+			return errors.Join(rerr, rd.Close())
+		}
+	}
+}
+
+// scanMinutes calls fn with successive batches of the minute column of
+// path, decoding no other column.
+func scanMinutes(path string, fn func([]int64)) error {
+	return withFile(path, func(pf *pq.File, cols [numCols]int) error {
+		buf := make([]int64, readBatch)
+		for _, rg := range pf.RowGroups() {
+			pages := rg.ColumnChunks()[cols[colMinute]].Pages()
+			for {
+				page, err := pages.ReadPage()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return errors.Join(err, pages.Close())
+				}
+				vr, ok := page.Values().(pq.Int64Reader)
+				if !ok {
+					pq.Release(page)
+					return errors.Join(fmt.Errorf("minute column page of type %T", page.Values()), pages.Close())
+				}
+				for {
+					n, err := vr.ReadInt64s(buf)
+					fn(buf[:n])
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						pq.Release(page)
+						return errors.Join(err, pages.Close())
+					}
+				}
+				pq.Release(page)
+			}
+			if err := pages.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// errCallback marks an error returned by a scan callback, which is passed
+// through rather than reported as a corrupt file.
+type errCallback struct{ err error }
+
+func (e errCallback) Error() string { return e.err.Error() }
+func (e errCallback) Unwrap() error { return e.err }
+
+// withFile opens path as a minute-row Parquet file and calls fn with it.
+// Decoding errors are returned wrapping ErrCorruptFile. The decoder may
+// panic on corrupt input; such a panic is returned as ErrCorruptFile too,
+// because a bad file on disk is an input error, not a bug.
+func withFile(path string, fn func(pf *pq.File, cols [numCols]int) error) (err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("sinks/parquet: %w", err)
@@ -88,18 +176,18 @@ func scanFile(path string, fn func([]sinks.MinuteRow) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("sinks/parquet: %w", err)
 	}
-	return scan(f, st.Size(), path, fn)
+	return decodeFile(f, st.Size(), path, fn)
 }
 
-// scan decodes a Parquet file of the given size. The decoder may panic on
-// corrupt input; such a panic is returned as ErrCorruptFile, because a bad
-// file on disk is an input error, not a bug.
-func scan(r io.ReaderAt, size int64, path string, fn func([]sinks.MinuteRow) error) (err error) {
+func decodeFile(r io.ReaderAt, size int64, path string, fn func(pf *pq.File, cols [numCols]int) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: %s: decoder panic: %v", ErrCorruptFile, path, p)
 		}
 	}()
+	if err := checkFrame(r, size); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCorruptFile, path, err)
+	}
 	pf, err := pq.OpenFile(r, size)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrCorruptFile, path, err)
@@ -108,34 +196,41 @@ func scan(r io.ReaderAt, size int64, path string, fn func([]sinks.MinuteRow) err
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrCorruptFile, path, err)
 	}
-	rd := pq.NewReader(pf)
-	defer func() {
-		if cerr := rd.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("%w: %s: %w", ErrCorruptFile, path, cerr)
-		}
-	}()
-	d := decoder{cols: cols, width: len(pf.Schema().Columns())}
-	in := make([]pq.Row, readBatch)
-	out := make([]sinks.MinuteRow, readBatch)
-	for {
-		n, rerr := rd.ReadRows(in)
-		if n > 0 {
-			for i := range in[:n] {
-				if err := d.decode(&out[i], in[i]); err != nil {
-					return fmt.Errorf("%w: %s: %w", ErrCorruptFile, path, err)
-				}
-			}
-			if err := fn(out[:n]); err != nil {
-				return err
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return fmt.Errorf("%w: %s: %w", ErrCorruptFile, path, rerr)
-		}
+	err = fn(pf, cols)
+	var cb errCallback
+	if errors.As(err, &cb) {
+		return cb.err
 	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCorruptFile, path, err)
+	}
+	return nil
+}
+
+// checkFrame verifies the Parquet frame — "PAR1", data, footer, footer
+// length, "PAR1" — before the decoder sees the file: the decoder allocates
+// a buffer of the footer length a file claims, so a corrupt length could
+// otherwise cost gigabytes.
+func checkFrame(r io.ReaderAt, size int64) error {
+	const magic = "PAR1"
+	if size < 12 {
+		return fmt.Errorf("%d bytes, too short for a Parquet file", size)
+	}
+	var head [4]byte
+	if _, err := r.ReadAt(head[:], 0); err != nil {
+		return err
+	}
+	var tail [8]byte
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if string(head[:]) != magic || string(tail[4:]) != magic {
+		return errors.New("missing PAR1 magic")
+	}
+	if footer := int64(binary.LittleEndian.Uint32(tail[:4])); footer > size-12 {
+		return fmt.Errorf("footer of %d bytes in a file of %d", footer, size)
+	}
+	return nil
 }
 
 // Column positions of the MinuteRow fields in decoder.cols.
