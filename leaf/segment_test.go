@@ -584,3 +584,50 @@ func TestMigrationStatements(t *testing.T) {
 		}
 	}
 }
+
+// TestSegmentServerRestart stops a private MariaDB server mid-run (a real
+// stop, not a proxy cut: connections and prepared statements die) and
+// starts it again: buffered IDs keep flowing, then ErrSegmentsExhausted,
+// then recovery on new connections with no ID re-issued.
+func TestSegmentServerRestart(t *testing.T) {
+	checkLeaks(t)
+	srv := mariadbtest.Start(t)
+	db := openDB(t, mariadbtest.NewDatabase(t, srv))
+	ctx := context.Background()
+	if err := Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := AddTag(ctx, db, "t", 100, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	s := openSegment(t, db, SegmentOptions{FixedStep: true, DefaultWait: 50 * time.Millisecond})
+	ids, err := s.NextIDs(ctx, "t", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "preload", func() bool { return statusOf(s, "t").Next != nil })
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	more, err := s.NextIDs(ctx, "t", 150) // the rest of both segments
+	if err != nil {
+		t.Fatalf("buffered IDs with the server down: %v", err)
+	}
+	ids = append(ids, more...)
+	if _, err := s.NextID(ctx, "t"); !errors.Is(err, ErrSegmentsExhausted) {
+		t.Fatalf("server down, buffers empty: err = %v, want ErrSegmentsExhausted", err)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	after, err := s.NextIDs(rctx, "t", 300)
+	if err != nil {
+		t.Fatalf("after the server restarted: %v", err)
+	}
+	all := checkUnique(t, [][]int64{append(ids, after...)})
+	if all[0] != 1 || all[len(all)-1] != 500 {
+		t.Fatalf("IDs %d..%d, want 1..500 with nothing skipped", all[0], all[len(all)-1])
+	}
+}
