@@ -138,8 +138,8 @@ type Segment struct {
 	closed atomic.Bool
 
 	mu struct {
-		sync.Mutex        // guards the fields below and replacing tags; not held across I/O
-		lastMissRefresh   time.Time
+		sync.Mutex                      // guards the fields below and replacing tags; not held across I/O
+		lastMissRefresh   time.Duration // Clock.Mono() of the last miss-triggered re-read
 		refreshInProgress chan struct{} // closed when the running refresh ends
 	}
 	metrics *segmentMetrics
@@ -159,6 +159,7 @@ func OpenSegment(ctx context.Context, db *sql.DB, opts SegmentOptions) (*Segment
 		return nil, fmt.Errorf("leaf: prepare segment fetch: %w", err)
 	}
 	s := &Segment{db: db, opts: o, fetch: fetch}
+	s.mu.lastMissRefresh = o.Clock.Mono() - o.MissRefreshInterval
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	empty := map[string]*tagBuffer{}
 	s.tags.Store(&empty)
@@ -297,9 +298,10 @@ func (s *Segment) lookup(ctx context.Context, tag string) (*tagBuffer, error) {
 	}
 	s.mu.Lock()
 	wait := s.mu.refreshInProgress
-	run := wait == nil && s.opts.Clock.Now().Sub(s.mu.lastMissRefresh) >= s.opts.MissRefreshInterval
+	now := s.opts.Clock.Mono()
+	run := wait == nil && now-s.mu.lastMissRefresh >= s.opts.MissRefreshInterval
 	if run {
-		s.mu.lastMissRefresh = s.opts.Clock.Now()
+		s.mu.lastMissRefresh = now
 	}
 	s.mu.Unlock()
 	switch {
