@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // the "mysql" database/sql driver
+	"github.com/go-sql-driver/mysql" // also registers the "mysql" database/sql driver
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -198,7 +198,17 @@ func leafServe(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer db.Close()
-	if *initDB {
+	err = leafServeDB(ctx, db, s, *initDB, *segment, *snowflake, so, fo, token, *addr, *maxCount)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1146 { // table doesn't exist
+		return fmt.Errorf("%w (run 'das leaf init' or pass --init)", err)
+	}
+	return err
+}
+
+func leafServeDB(ctx context.Context, db *sql.DB, s stdio, initDB, segment, snowflake bool,
+	so leaf.SegmentOptions, fo leaf.SnowflakeOptions, token, addr string, maxCount int) error {
+	if initDB {
 		if err := leaf.Migrate(ctx, db); err != nil {
 			return err
 		}
@@ -206,8 +216,8 @@ func leafServe(ctx context.Context, args []string, s stdio) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db, "leaf"))
-	opts := leafhttp.Options{Token: token, Registry: reg, MaxCount: *maxCount}
-	if *segment {
+	opts := leafhttp.Options{Token: token, Registry: reg, MaxCount: maxCount}
+	if segment {
 		so.Registerer = reg
 		seg, err := leaf.OpenSegment(ctx, db, so)
 		if err != nil {
@@ -220,7 +230,7 @@ func leafServe(ctx context.Context, args []string, s stdio) error {
 		}()
 		opts.Segment = seg
 	}
-	if *snowflake {
+	if snowflake {
 		fo.Registerer = reg
 		sf, err := leaf.OpenSnowflake(ctx, db, fo)
 		if err != nil {
@@ -237,7 +247,7 @@ func leafServe(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,10 @@ func TestLeafCommands(t *testing.T) {
 		err := cmdLeaf(ctx, args, stdio{in: strings.NewReader(""), out: &out, err: &errb})
 		return out.String(), errb.String(), err
 	}
+	// Serving before init says what to do.
+	if _, _, err := run("serve", "--dsn", dsn, "--addr", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "das leaf init") {
+		t.Fatalf("serve before init: %v", err)
+	}
 	for _, tc := range []struct {
 		args    []string
 		wantErr error
