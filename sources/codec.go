@@ -411,9 +411,19 @@ func (f Fields) String() string {
 func AppendJSONString[S ~string | ~[]byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
+		// Skip 8 plain bytes at a time: none below 0x20, '"' or '\\'.
+		if i+8 <= len(s) {
+			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if !hasSpecial(x) {
+				i += 8
+				continue
+			}
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
 			continue
 		}
 		dst = append(dst, s[start:i]...)
@@ -429,10 +439,26 @@ func AppendJSONString[S ~string | ~[]byte](dst []byte, s S) []byte {
 		default:
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
-		start = i + 1
+		i++
+		start = i
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// hasSpecial reports whether any byte of x is below 0x20, '"' or '\\'
+// (the bit tricks of "Bit Twiddling Hacks": a byte below n, a zero byte).
+func hasSpecial(x uint64) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	below := (x - 0x20*ones) &^ x
+	quote := x ^ '"'*ones
+	bslash := x ^ '\\'*ones
+	zq := (quote - ones) &^ quote
+	zb := (bslash - ones) &^ bslash
+	return (below|zq|zb)&high != 0
 }
 
 const hexDigits = "0123456789abcdef"

@@ -3,6 +3,7 @@ package sources
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -306,5 +307,53 @@ func BenchmarkAppendJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendJSON(buf[:0], &ev)
+	}
+}
+
+// TestAppendJSONStringMatchesReference pins the 8-bytes-at-a-time scan to a
+// byte-at-a-time reference.
+func TestAppendJSONStringMatchesReference(t *testing.T) {
+	ref := func(s []byte) string {
+		var b strings.Builder
+		b.WriteByte('"')
+		for _, c := range s {
+			switch {
+			case c == '"' || c == '\\':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case c == '\n':
+				b.WriteString(`\n`)
+			case c == '\r':
+				b.WriteString(`\r`)
+			case c == '\t':
+				b.WriteString(`\t`)
+			case c < 0x20:
+				b.WriteString(`\u00`)
+				b.WriteByte(hexDigits[c>>4])
+				b.WriteByte(hexDigits[c&15])
+			default:
+				b.WriteByte(c)
+			}
+		}
+		b.WriteByte('"')
+		return b.String()
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("ab \"\\\x00\x1f\x20\x21\x5b\x5c\x5d\x7f\x80\xff\n\t\r")
+	for i := range 20000 {
+		s := make([]byte, r.IntN(40))
+		for j := range s {
+			if r.IntN(4) == 0 {
+				s[j] = alphabet[r.IntN(len(alphabet))]
+			} else {
+				s[j] = byte(r.IntN(256))
+			}
+		}
+		if got, want := string(AppendJSONString(nil, s)), ref(s); got != want {
+			t.Fatalf("case %d %q:\n got %s\nwant %s", i, s, got, want)
+		}
+		if got, want := string(AppendJSONString(nil, string(s))), ref(s); got != want {
+			t.Fatalf("string case %d %q: got %s want %s", i, s, got, want)
+		}
 	}
 }
