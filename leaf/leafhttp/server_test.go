@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -284,31 +285,34 @@ func jsonInt(v int64) string {
 }
 
 // BenchmarkHTTPSegment is the loopback load test: a bounded Go load
-// generator (16 keep-alive clients, b.N requests in all) against the
-// handler on a real TCP listener in the same process, on the same cores.
-// It reports requests/s and latency percentiles.
+// generator (C keep-alive clients, b.N requests in all) against the handler
+// on a real TCP listener in the same process, on the same cores. It reports
+// requests/s, latency percentiles and CPU per request.
 //
 // With LEAF_BENCH_URL set (e.g. http://127.0.0.1:8080/api/segment/get/order)
 // it loads that URL instead, e.g. a `das leaf serve` in another process.
 func BenchmarkHTTPSegment(b *testing.B) {
-	if u := os.Getenv("LEAF_BENCH_URL"); u != "" {
-		benchLoad(b, u)
-		return
+	for _, c := range []int{4, 16} {
+		b.Run(fmt.Sprintf("clients=%d", c), func(b *testing.B) {
+			if u := os.Getenv("LEAF_BENCH_URL"); u != "" {
+				benchLoad(b, u, c)
+				return
+			}
+			f := newFixture(b, "")
+			if _, err := f.db.Exec("UPDATE leaf_alloc SET step = 100000"); err != nil {
+				b.Fatal(err)
+			}
+			benchLoad(b, f.srv.URL+"/api/segment/get/order", c)
+		})
 	}
-	f := newFixture(b, "")
-	if _, err := f.db.Exec("UPDATE leaf_alloc SET step = 100000"); err != nil {
-		b.Fatal(err)
-	}
-	benchLoad(b, f.srv.URL+"/api/segment/get/order")
 }
 
 func BenchmarkHTTPSnowflake(b *testing.B) {
 	f := newFixture(b, "")
-	benchLoad(b, f.srv.URL+"/api/snowflake/get/order")
+	benchLoad(b, f.srv.URL+"/api/snowflake/get/order", 16)
 }
 
-func benchLoad(b *testing.B, url string) {
-	const clients = 16
+func benchLoad(b *testing.B, url string, clients int) {
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
