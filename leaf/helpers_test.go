@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 // that its cleanup runs last.
 func checkLeaks(t *testing.T) {
 	t.Helper()
+	mariadbtest.Shared(t) // a private server's waiter goroutine outlives tests
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }

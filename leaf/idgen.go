@@ -31,3 +31,10 @@ type bound struct {
 }
 
 func (b bound) NextID(ctx context.Context) (int64, error) { return b.g.NextID(ctx, b.tag) }
+
+var (
+	_ Generator = (*Segment)(nil)
+	_ Generator = (*Snowflake)(nil)
+	_ IDGen     = (*SegmentTag)(nil)
+	_ IDGen     = bound{}
+)

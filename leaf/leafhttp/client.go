@@ -119,3 +119,5 @@ func ParseIDs(body []byte) ([]int64, error) {
 	}
 	return ids, nil
 }
+
+var _ leaf.Generator = (*Client)(nil)

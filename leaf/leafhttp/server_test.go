@@ -93,6 +93,7 @@ func get(t testing.TB, url, token string) (int, string) {
 }
 
 func TestEndpoints(t *testing.T) {
+	mariadbtest.Shared(t) // a private server's waiter goroutine outlives tests
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	f := newFixture(t, "")
