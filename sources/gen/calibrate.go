@@ -132,9 +132,9 @@ func meanLength(cfg Config, tpls []*template, cdf []float64, stretch float64) fl
 	for i, t := range tpls {
 		// Popular templates dominate the mean, and the very long ones
 		// weigh in beyond their popularity: sample them more.
-		samples := max(2, int(popularity(cdf, i)*2000))
+		samples := max(2, int(popularity(cdf, i)*1000))
 		if t.kind == kLong {
-			samples = 32
+			samples = 12
 		}
 		n := 0
 		for range samples {

@@ -681,7 +681,8 @@ func (g *Generator) rows(tpl *template, r *rng) (sent, examined, affected int64)
 	case kSubquery:
 		sent, examined = many(10, 60)
 	case kAggregate:
-		return int64(r.geometric(6)), int64(r.geometric(20000)), 0
+		sent := int64(r.geometric(6))
+		return sent, sent + int64(r.geometric(20000)), 0
 	case kCount:
 		return 1, int64(r.geometric(5000)), 0
 	case kInList, kLong:
