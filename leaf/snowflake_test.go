@@ -326,7 +326,9 @@ func TestSnowflakeOutageFencesAndRecovers(t *testing.T) {
 func TestSnowflakeLeaseConflictProcesses(t *testing.T) {
 	dsn, db := newLeafDB(t, nil)
 	ctx := context.Background()
-	o := SnowflakeOptions{WorkerBits: 1, LeaseTTL: time.Second, SafetyMargin: 200 * time.Millisecond, Heartbeat: 150 * time.Millisecond}
+	// This process's generators keep the default 10 s lease so that a
+	// loaded machine cannot make them miss renewals; the child's is 1 s.
+	o := SnowflakeOptions{WorkerBits: 1}
 
 	x := openSnowflake(t, db, o) // worker 0, in this process
 	child := childCmd(t, "snowflake-stream", "LEAF_DSN="+dsn)
@@ -384,7 +386,7 @@ func TestSnowflakeLeaseConflictProcesses(t *testing.T) {
 	if err := child.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(o.LeaseTTL + 300*time.Millisecond)
+	time.Sleep(time.Second + 300*time.Millisecond) // the child's TTL + margin
 	y := openSnowflake(t, db, o)
 	if w := y.Status().WorkerID; w != 1 {
 		t.Fatalf("takeover got worker %d, want 1", w)
