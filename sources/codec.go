@@ -1,7 +1,6 @@
 package sources
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 
@@ -332,63 +331,49 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 // row's raw form.
 func AppendJSONFields(dst []byte, ev *Event, present Fields) []byte {
 	dst = append(dst, '{')
-	first := true
-	key := func(f Fields) bool {
-		if present&f == 0 {
-			return false
+	sep := false
+	for i := range len(FieldNames) {
+		if present&(1<<i) == 0 {
+			continue
 		}
-		if !first {
+		if sep {
 			dst = append(dst, ',')
 		}
-		first = false
-		dst = append(dst, '"')
-		dst = append(dst, fieldName(f)...)
-		dst = append(dst, '"', ':')
-		return true
-	}
-	if key(FieldTsMs) {
-		dst = strconv.AppendInt(dst, ev.TsMs, 10)
-	}
-	if key(FieldInstance) {
-		dst = AppendJSONString(dst, ev.Instance)
-	}
-	if key(FieldDB) {
-		dst = AppendJSONString(dst, ev.DB)
-	}
-	if key(FieldUser) {
-		dst = AppendJSONString(dst, ev.User)
-	}
-	if key(FieldSQL) {
-		dst = AppendJSONString(dst, ev.SQL)
-	}
-	if key(FieldLatencyUs) {
-		dst = strconv.AppendInt(dst, ev.LatencyUs, 10)
-	}
-	if key(FieldLockUs) {
-		dst = strconv.AppendInt(dst, ev.LockUs, 10)
-	}
-	if key(FieldRowsSent) {
-		dst = strconv.AppendInt(dst, ev.RowsSent, 10)
-	}
-	if key(FieldRowsExamined) {
-		dst = strconv.AppendInt(dst, ev.RowsExamined, 10)
-	}
-	if key(FieldRowsAffected) {
-		dst = strconv.AppendInt(dst, ev.RowsAffected, 10)
-	}
-	if key(FieldErrCode) {
-		dst = strconv.AppendInt(dst, int64(ev.ErrCode), 10)
+		sep = true
+		dst = append(dst, jsonKeys[i]...)
+		switch Fields(1 << i) {
+		case FieldTsMs:
+			dst = strconv.AppendInt(dst, ev.TsMs, 10)
+		case FieldInstance:
+			dst = AppendJSONString(dst, ev.Instance)
+		case FieldDB:
+			dst = AppendJSONString(dst, ev.DB)
+		case FieldUser:
+			dst = AppendJSONString(dst, ev.User)
+		case FieldSQL:
+			dst = AppendJSONString(dst, ev.SQL)
+		case FieldLatencyUs:
+			dst = strconv.AppendInt(dst, ev.LatencyUs, 10)
+		case FieldLockUs:
+			dst = strconv.AppendInt(dst, ev.LockUs, 10)
+		case FieldRowsSent:
+			dst = strconv.AppendInt(dst, ev.RowsSent, 10)
+		case FieldRowsExamined:
+			dst = strconv.AppendInt(dst, ev.RowsExamined, 10)
+		case FieldRowsAffected:
+			dst = strconv.AppendInt(dst, ev.RowsAffected, 10)
+		case FieldErrCode:
+			dst = strconv.AppendInt(dst, int64(ev.ErrCode), 10)
+		}
 	}
 	return append(dst, '}')
 }
 
-func fieldName(f Fields) string {
-	for i := range FieldNames {
-		if f == 1<<i {
-			return FieldNames[i]
-		}
-	}
-	panic(fmt.Sprintf("BUG: sources: not a single field: %#x", uint16(f)))
+// jsonKeys are the quoted keys with their colon, by field bit (FieldNames;
+// TestAppendJSONFields checks they agree).
+var jsonKeys = [len(FieldNames)]string{
+	`"ts_ms":`, `"instance":`, `"db":`, `"user":`, `"sql":`, `"latency_us":`, `"lock_us":`,
+	`"rows_sent":`, `"rows_examined":`, `"rows_affected":`, `"err_code":`,
 }
 
 // String lists the fields' names, e.g. "ts_ms,sql".

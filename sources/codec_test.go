@@ -175,6 +175,11 @@ func TestAppendJSONFields(t *testing.T) {
 	if got != want {
 		t.Fatalf("AppendJSONFields = %s, want %s", got, want)
 	}
+	for i, n := range FieldNames {
+		if jsonKeys[i] != `"`+n+`":` {
+			t.Fatalf("jsonKeys[%d] = %s, FieldNames[%d] = %s", i, jsonKeys[i], i, n)
+		}
+	}
 	if s := (FieldTsMs | FieldErrCode).String(); s != "ts_ms,err_code" {
 		t.Fatalf("Fields.String = %q", s)
 	}
