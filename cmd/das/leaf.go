@@ -51,12 +51,17 @@ func cmdLeaf(ctx context.Context, args []string, s stdio) error {
 	return errUsage
 }
 
+// dsnFlag defines --dsn. Its default is read from the environment only when
+// the DSN is used, so -h never prints a password.
 func dsnFlag(fs *flag.FlagSet) *string {
-	return fs.String("dsn", os.Getenv("DAS_LEAF_DSN"), "MySQL/MariaDB DSN of the database holding the leaf tables (default $DAS_LEAF_DSN)")
+	return fs.String("dsn", "", "MySQL/MariaDB DSN of the database holding the leaf tables (default $DAS_LEAF_DSN)")
 }
 
-// openLeafDB opens and pings dsn.
+// openLeafDB opens and pings dsn (or $DAS_LEAF_DSN when empty).
 func openLeafDB(ctx context.Context, dsn string) (*sql.DB, error) {
+	if dsn == "" {
+		dsn = os.Getenv("DAS_LEAF_DSN")
+	}
 	if dsn == "" {
 		return nil, errors.New("--dsn (or $DAS_LEAF_DSN) is required")
 	}
