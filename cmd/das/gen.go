@@ -121,10 +121,23 @@ func cmdGen(ctx context.Context, args []string, s stdio) error {
 }
 
 // genWriteOutput runs write against stdout, or against a temporary file next
-// to path that is renamed to path once write and Close have succeeded.
+// to path that is renamed to path once write and Close have succeeded. A
+// path that exists and is not a regular file (/dev/null, a named pipe) is
+// written directly.
 func genWriteOutput(path string, stdout io.Writer, write func(io.Writer) (int64, error)) (n int64, err error) {
 	if path == "" || path == "-" {
 		return write(stdout)
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return 0, err
+		}
+		n, err := write(f)
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		return n, err
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -145,3 +145,9 @@ func TestGenKeysAndFlags(t *testing.T) {
 		t.Errorf("positional argument: %v, want errUsage", err)
 	}
 }
+
+func TestGenOutputDevNull(t *testing.T) {
+	if _, _, err := runGen(t, "--events", "100", "--output", os.DevNull, "--quiet"); err != nil {
+		t.Fatalf("--output %s: %v", os.DevNull, err)
+	}
+}
