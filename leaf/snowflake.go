@@ -54,13 +54,13 @@ func (l Layout) Decode(id int64) (ts time.Time, worker, seq int64) {
 	return time.UnixMilli(ms).UTC(), worker, seq
 }
 
-// DefaultEpoch is the default snowflake epoch, 2020-01-01T00:00:00Z.
-var DefaultEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+// DefaultEpoch returns the default snowflake epoch, 2020-01-01T00:00:00Z.
+func DefaultEpoch() time.Time { return time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // SnowflakeOptions configures a Snowflake generator. The zero value of every
 // field means its default.
 type SnowflakeOptions struct {
-	// Epoch is the origin of the timestamp field. Default DefaultEpoch. It
+	// Epoch is the origin of the timestamp field. Default DefaultEpoch(). It
 	// must not be in the future.
 	Epoch time.Time
 	// WorkerBits and SequenceBits size the worker id and sequence fields.
@@ -109,7 +109,7 @@ type SnowflakeOptions struct {
 
 func (o SnowflakeOptions) withDefaults() (SnowflakeOptions, error) {
 	if o.Epoch.IsZero() {
-		o.Epoch = DefaultEpoch
+		o.Epoch = DefaultEpoch()
 	}
 	if o.WorkerBits == 0 {
 		o.WorkerBits = 10

@@ -24,9 +24,9 @@ func TestLayoutComposeDecode(t *testing.T) {
 		l              Layout
 		ms, worker, sq int64
 	}{
-		{Layout{DefaultEpoch, 10, 12}, DefaultEpoch.UnixMilli(), 0, 0},
-		{Layout{DefaultEpoch, 10, 12}, DefaultEpoch.UnixMilli() + 1<<41 - 1, 1023, 4095},
-		{Layout{DefaultEpoch, 5, 5}, DefaultEpoch.UnixMilli() + 123456789, 17, 30},
+		{Layout{DefaultEpoch(), 10, 12}, DefaultEpoch().UnixMilli(), 0, 0},
+		{Layout{DefaultEpoch(), 10, 12}, DefaultEpoch().UnixMilli() + 1<<41 - 1, 1023, 4095},
+		{Layout{DefaultEpoch(), 5, 5}, DefaultEpoch().UnixMilli() + 123456789, 17, 30},
 		{Layout{time.UnixMilli(0), 1, 21}, 1_700_000_000_000, 1, 1<<21 - 1},
 	} {
 		id := tc.l.Compose(tc.ms, tc.worker, tc.sq)
@@ -38,7 +38,7 @@ func TestLayoutComposeDecode(t *testing.T) {
 			t.Errorf("Decode(Compose(%d, %d, %d)) = %v, %d, %d", tc.ms, tc.worker, tc.sq, ts.UnixMilli(), w, s)
 		}
 	}
-	for _, l := range []Layout{{DefaultEpoch, 0, 12}, {DefaultEpoch, 12, 11}, {DefaultEpoch, 5, 0}} {
+	for _, l := range []Layout{{DefaultEpoch(), 0, 12}, {DefaultEpoch(), 12, 11}, {DefaultEpoch(), 5, 0}} {
 		if err := l.validate(); err == nil || !strings.Contains(err.Error(), "<= 22") {
 			t.Errorf("layout %+v accepted (err %v)", l, err)
 		}
@@ -50,7 +50,7 @@ func FuzzLayoutDecode(f *testing.F) {
 	f.Add(int64(1<<62+12345), 5, 17)
 	f.Add(int64(-1), 1, 1)
 	f.Fuzz(func(t *testing.T, id int64, wb, sb int) {
-		l := Layout{DefaultEpoch, wb, sb}
+		l := Layout{DefaultEpoch(), wb, sb}
 		if l.validate() != nil || id < 0 {
 			return
 		}

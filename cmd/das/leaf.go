@@ -168,7 +168,7 @@ func leafServe(ctx context.Context, args []string, s stdio) error {
 	fs.DurationVar(&so.RefreshInterval, "refresh", time.Minute, "how often the tag list is re-read")
 	fs.DurationVar(&so.DefaultWait, "wait", time.Second, "how long a request waits for a segment when both are used up")
 	var fo leaf.SnowflakeOptions
-	epoch := fs.String("epoch", leaf.DefaultEpoch.Format(time.RFC3339), "snowflake epoch (RFC 3339); all processes of a namespace must agree")
+	epoch := fs.String("epoch", leaf.DefaultEpoch().Format(time.RFC3339), "snowflake epoch (RFC 3339); all processes of a namespace must agree")
 	fs.IntVar(&fo.WorkerBits, "worker-bits", 10, "snowflake worker id bits")
 	fs.IntVar(&fo.SequenceBits, "sequence-bits", 12, "snowflake sequence bits")
 	fs.StringVar(&fo.Namespace, "namespace", "default", "snowflake worker-id namespace in leaf_worker")
