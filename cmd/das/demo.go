@@ -9,10 +9,10 @@ import (
 	"sort"
 	"time"
 
+	gen "github.com/das-project/das/internal/workload"
 	"github.com/das-project/das/jobs/sqlagg"
 	"github.com/das-project/das/sinks/parquet"
 	"github.com/das-project/das/sources"
-	gen "github.com/das-project/das/internal/workload"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
