@@ -179,13 +179,6 @@ var (
 	firstNames = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
 		"mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "José",
 		"Zoë", "Søren", "Müller", "Ōtsuka", "李雷", "Анна", "François", "O'Brien", "D'Angelo", "Nuñez"}
-	lowerNames = func() []string {
-		out := make([]string, len(firstNames))
-		for i, n := range firstNames {
-			out[i] = strings.ToLower(n)
-		}
-		return out
-	}()
 	domains   = []string{"example.com", "mail.test", "corp.example", "shop.example.org", "müller.example"}
 	textWords = []string{"the", "order", "was", "shipped", "late", "please", "refund", "great", "product",
 		"quality", "size", "color", "didn't", "fit", "box", "damaged", "fast", "delivery", "again", "would",
@@ -228,7 +221,13 @@ func (w *renderer) literal(dst []byte, s *seg) []byte {
 		return append(dst, '\'')
 	case lEmail:
 		dst = append(dst, '\'')
-		dst = appendEscaped(dst, lowerNames[r.intn(len(lowerNames))])
+		start := len(dst)
+		dst = appendEscaped(dst, pick(r, firstNames))
+		for i := start; i < len(dst); i++ { // ASCII lower case, as mail systems do
+			if c := dst[i]; 'A' <= c && c <= 'Z' {
+				dst[i] = c + 'a' - 'A'
+			}
+		}
 		dst = append(dst, '.')
 		dst = strconv.AppendInt(dst, r.int63n(100000), 10)
 		dst = append(dst, '@')
