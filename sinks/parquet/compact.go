@@ -51,7 +51,8 @@ type CompactStats struct {
 // several hour files by an interrupted run. Files of all prefixes are
 // merged; files in progress are never touched.
 //
-// Each hour file is written as .inprogress, fsynced and renamed; the
+// Each hour file is written as .hour-…parquet.inprogress, fsynced and
+// renamed; the
 // directory is fsynced; only then are the inputs deleted. A crash before the
 // deletions complete leaves inputs beside the new hour file: readers that
 // keep the highest version per key see the same result, and the next
@@ -197,10 +198,10 @@ func Compact(ctx context.Context, dir string, opts CompactOptions) (CompactStats
 		clear(best)
 		sinks.SortByKey(out)
 		name := hourName(h, maxSeq[h]+1)
-		if err := writeFile(fs, path(name+inprogressExt), out, &cfg, !opts.NoSync); err != nil {
+		if err := writeFile(fs, path(tempName(name)), out, &cfg, !opts.NoSync); err != nil {
 			return st, fmt.Errorf("sinks/parquet: compact: write %s: %w", name, err)
 		}
-		if err := fs.Rename(path(name+inprogressExt), path(name)); err != nil {
+		if err := fs.Rename(path(tempName(name)), path(name)); err != nil {
 			return st, fmt.Errorf("sinks/parquet: compact: %w", err)
 		}
 		st.Hours++

@@ -83,7 +83,7 @@ func TestCommitFaultRetry(t *testing.T) {
 				t.Fatalf("want several files, got %v", p.Files)
 			}
 			second := p.Files[1]
-			fs.setFail(func(o, nm string) bool { return o == op && (op == "syncdir" || strings.HasPrefix(nm, second)) })
+			fs.setFail(func(o, nm string) bool { return o == op && (op == "syncdir" || nm == tempName(second)) })
 			if err := w.Commit(p); !errors.Is(err, errInjected) {
 				t.Fatalf("Commit = %v, want the injected fault", err)
 			}

@@ -18,11 +18,14 @@ func TestNames(t *testing.T) {
 		want name
 	}{
 		{"part-p0-0000000001-0000.parquet", name{kind: kindPart, prefix: "p0", epoch: 1}},
-		{"part-p0-0000000001-0003.parquet.inprogress", name{kind: kindPartPrep, prefix: "p0", epoch: 1, seq: 3}},
+		{".part-p0-0000000001-0003.parquet.inprogress", name{kind: kindPartPrep, prefix: "p0", epoch: 1, seq: 3}},
 		{"part-sqlagg_p3-12345678901-12345.parquet", name{kind: kindPart, prefix: "sqlagg_p3", epoch: 12345678901, seq: 12345}},
-		{"part-p0-open-0002.parquet.inprogress", name{kind: kindPartOpen, prefix: "p0", seq: 2}},
+		{".part-p0-open-0002.parquet.inprogress", name{kind: kindPartOpen, prefix: "p0", seq: 2}},
 		{"hour-20260301T10-0001.parquet", name{kind: kindHour, hour: t0, seq: 1}},
-		{"hour-20260301T10-0001.parquet.inprogress", name{kind: kindHourTemp, hour: t0, seq: 1}},
+		{".hour-20260301T10-0001.parquet.inprogress", name{kind: kindHourTemp, hour: t0, seq: 1}},
+		{"part-p0-0000000001-0003.parquet.inprogress", name{}},
+		{".part-p0-0000000001-0003.parquet", name{}},
+		{".part-p0-open-0002.parquet", name{}},
 		// Not ours.
 		{"part-p0-open-0002.parquet", name{}},
 		{"part-p0-0000000001-0000.parquet.tmp", name{}},
@@ -52,22 +55,22 @@ func (n name) format() string {
 	case kindPart:
 		return partName(n.prefix, n.epoch, n.seq)
 	case kindPartPrep:
-		return partName(n.prefix, n.epoch, n.seq) + inprogressExt
+		return tempName(partName(n.prefix, n.epoch, n.seq))
 	case kindPartOpen:
 		return openName(n.prefix, n.seq)
 	case kindHour:
 		return hourName(n.hour, n.seq)
 	case kindHourTemp:
-		return hourName(n.hour, n.seq) + inprogressExt
+		return tempName(hourName(n.hour, n.seq))
 	}
 	return ""
 }
 
 func FuzzParseName(f *testing.F) {
 	for _, s := range []string{
-		"part-p0-0000000001-0000.parquet", "part-p0-0000000001-0003.parquet.inprogress",
-		"part-p0-open-0002.parquet.inprogress", "hour-20260301T10-0001.parquet",
-		"hour-20260301T10-0001.parquet.inprogress", "part-a-b-c.parquet",
+		"part-p0-0000000001-0000.parquet", ".part-p0-0000000001-0003.parquet.inprogress",
+		".part-p0-open-0002.parquet.inprogress", "hour-20260301T10-0001.parquet",
+		".hour-20260301T10-0001.parquet.inprogress", "part-a-b-c.parquet",
 	} {
 		f.Add(s)
 	}

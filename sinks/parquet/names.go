@@ -9,15 +9,17 @@ import (
 
 // File names. Every name this package creates is one of:
 //
-//	part-<prefix>-<epoch>-<seq>.parquet             committed output of one writer epoch
-//	part-<prefix>-<epoch>-<seq>.parquet.inprogress  precommitted: durable, awaiting Commit
-//	part-<prefix>-open-<seq>.parquet.inprogress     being written, epoch not yet known
-//	hour-<YYYYMMDDTHH>-<seq>.parquet                compacted hour (UTC)
-//	hour-<YYYYMMDDTHH>-<seq>.parquet.inprogress     compacted hour being written
+//	part-<prefix>-<epoch>-<seq>.parquet              committed output of one writer epoch
+//	.part-<prefix>-<epoch>-<seq>.parquet.inprogress  precommitted: durable, awaiting Commit
+//	.part-<prefix>-open-<seq>.parquet.inprogress     being written, epoch not yet known
+//	hour-<YYYYMMDDTHH>-<seq>.parquet                 compacted hour (UTC)
+//	.hour-<YYYYMMDDTHH>-<seq>.parquet.inprogress     compacted hour being written
 //
 // epoch is zero-padded to 10 digits and seq to 4 (wider values are written in
 // full), so names sort in write order. Only committed files end in
-// ".parquet": a glob for *.parquet never sees partial output.
+// ".parquet": a glob for *.parquet never sees partial output. Files in
+// progress also start with a dot, which directory readers (pyarrow and
+// pandas, Spark, Hive) skip, as Flink's file sink does.
 const (
 	parquetExt    = ".parquet"
 	inprogressExt = ".inprogress"
@@ -52,8 +54,11 @@ func partName(prefix string, epoch, seq uint64) string {
 }
 
 func openName(prefix string, seq uint64) string {
-	return fmt.Sprintf("part-%s-open-%04d.parquet.inprogress", prefix, seq)
+	return tempName(fmt.Sprintf("part-%s-open-%04d.parquet", prefix, seq))
 }
+
+// tempName is the in-progress name of the file committed as final.
+func tempName(final string) string { return "." + final + inprogressExt }
 
 func hourName(hourMs int64, seq uint64) string {
 	return fmt.Sprintf("hour-%s-%04d.parquet", time.UnixMilli(hourMs).UTC().Format(hourLayout), seq)
@@ -79,8 +84,13 @@ func validPrefix(p string) bool {
 // kindUnknown for any other name. Parsing is strict: formatting the result
 // again gives back s.
 func parseName(s string) name {
-	inprogress := strings.HasSuffix(s, inprogressExt)
-	base := strings.TrimSuffix(s, inprogressExt)
+	base, inprogress := strings.CutSuffix(s, inprogressExt)
+	if inprogress {
+		var dot bool
+		if base, dot = strings.CutPrefix(base, "."); !dot {
+			return name{}
+		}
+	}
 	base, ok := strings.CutSuffix(base, parquetExt)
 	if !ok {
 		return name{}

@@ -227,7 +227,7 @@ func (w *Writer) finishCurrent() error {
 }
 
 // Precommit finishes the epoch's files (footer, fsync), renames each to
-// part-<prefix>-<epoch>-<seq>.parquet.inprogress and fsyncs the directory.
+// .part-<prefix>-<epoch>-<seq>.parquet.inprogress and fsyncs the directory.
 // The returned Pending lists the committed names. An epoch without rows
 // creates no file. epoch must be greater than the epoch of the previous
 // Precommit (and of the Pending given to Recover).
@@ -244,10 +244,10 @@ func (w *Writer) Precommit(epoch uint64) (sinks.Pending, error) {
 	p := sinks.Pending{Epoch: epoch}
 	for seq, open := range w.opened {
 		final := partName(w.opts.Prefix, epoch, uint64(seq))
-		if err := w.opts.fs.Rename(w.path(open), w.path(final+inprogressExt)); err != nil {
+		if err := w.opts.fs.Rename(w.path(open), w.path(tempName(final))); err != nil {
 			return sinks.Pending{}, w.fail(fmt.Errorf("sinks/parquet: precommit %s: %w", open, err))
 		}
-		w.renamed = append(w.renamed, final+inprogressExt)
+		w.renamed = append(w.renamed, tempName(final))
 		p.Files = append(p.Files, final)
 	}
 	if len(p.Files) > 0 {
@@ -278,7 +278,7 @@ func (w *Writer) validate(p sinks.Pending) error {
 func (w *Writer) commit(p sinks.Pending) (missing []string, err error) {
 	renamed := false
 	for _, f := range p.Files {
-		err := w.opts.fs.Rename(w.path(f+inprogressExt), w.path(f))
+		err := w.opts.fs.Rename(w.path(tempName(f)), w.path(f))
 		if err == nil {
 			renamed = true
 			continue

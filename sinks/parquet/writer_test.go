@@ -139,6 +139,9 @@ func TestInProgressInvisible(t *testing.T) {
 		for _, nm := range listDir(t, dir) {
 			if strings.HasSuffix(nm, ".inprogress") {
 				inprogress++
+				if !strings.HasPrefix(nm, ".") {
+					t.Fatalf("%s: in-progress file %s is not hidden from directory readers", stage, nm)
+				}
 			}
 		}
 		if inprogress < 2 {
@@ -196,8 +199,8 @@ func TestCommitErrors(t *testing.T) {
 		{Epoch: 3, Files: []string{"part-other-0000000003-0000.parquet"}},
 		{Epoch: 4, Files: p.Files},
 		{Epoch: 3, Files: []string{"../part-t0-0000000003-0000.parquet"}},
-		{Epoch: 3, Files: []string{"part-t0-0000000003-0000.parquet.inprogress"}},
-		{Epoch: 3, Files: []string{"part-t0-open-0000.parquet.inprogress"}},
+		{Epoch: 3, Files: []string{".part-t0-0000000003-0000.parquet.inprogress"}},
+		{Epoch: 3, Files: []string{".part-t0-open-0000.parquet.inprogress"}},
 		{Epoch: 3, Files: []string{"hour-20260301T10-0000.parquet"}},
 	}
 	for _, b := range bad {
@@ -208,7 +211,7 @@ func TestCommitErrors(t *testing.T) {
 			t.Errorf("Recover(%+v) = %v, want ErrBadPending", b, err)
 		}
 	}
-	if err := os.Remove(filepath.Join(dir, p.Files[0]+".inprogress")); err != nil {
+	if err := os.Remove(filepath.Join(dir, tempName(p.Files[0]))); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Commit(p); !errors.Is(err, ErrPendingLost) {
@@ -395,7 +398,7 @@ func TestAbortAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Abort keeps the precommitted epoch: its fate belongs to the checkpoint.
-	want := []string{p.Files[0] + ".inprogress"}
+	want := []string{tempName(p.Files[0])}
 	if got := listDir(t, dir); !slices.Equal(got, want) {
 		t.Fatalf("after Abort: %v, want %v", got, want)
 	}
