@@ -448,35 +448,50 @@ func (f *Fingerprinter) valueSlow() {
 // word writes the identifier or keyword that starts at s[i] and returns its
 // end. It is the hottest path: it scans, lower-cases and writes in one pass.
 func (f *Fingerprinter) word(s []byte, i int) int {
+	if cap(f.out)-len(f.out) <= len(s)-i {
+		f.grow(len(s) - i + 1)
+	}
 	out := f.out
-	h := len(f.hist)
 	start := len(out)
-	if h > 0 {
+	if h := len(f.hist); h > 0 {
 		if k := f.hist[h-1].kind; k != tLParen && k != tDot {
-			out = append(out, ' ')
+			out = out[:start+1]
+			out[start] = ' '
 		}
 	}
 	text := len(out)
-	n := len(s)
-	if cap(out)-text < n-i {
-		out = slices.Grow(out, n-i)
-	}
 	k, hi := lowerWord(out[text:cap(out)], s[i:])
 	j := i + k
 	out = out[:text+k]
-	if hi >= utf8.RuneSelf && !utf8.Valid(s[i:j]) {
-		out = appendLower(out[:text], s[i:j], false)
-	}
-	if w := out[text:]; len(w) == 4 || len(w) == 5 {
-		if valueWord(w) && f.valueContext(h-1) {
-			f.out = out[:start]
-			f.value()
-			return j
-		}
+	if hi >= utf8.RuneSelf || k == 4 && (out[text] == 'n' || out[text] == 't') || k == 5 && out[text] == 'f' {
+		return f.wordSlow(s, i, j, out, start, text, hi)
 	}
 	f.out = out
 	f.hist = append(f.hist, token{start: int32(start), text: int32(text), end: int32(len(out)), kind: tWord})
 	return j
+}
+
+// wordSlow finishes word for names that are not plain ASCII and for words
+// that may be NULL, TRUE or FALSE.
+func (f *Fingerprinter) wordSlow(s []byte, i, j int, out []byte, start, text int, hi byte) int {
+	if hi >= utf8.RuneSelf && !utf8.Valid(s[i:j]) {
+		out = appendLower(out[:text], s[i:j], false)
+	}
+	if w := out[text:]; (len(w) == 4 || len(w) == 5) && valueWord(w) && f.valueContext(len(f.hist)-1) {
+		f.out = out[:start]
+		f.value()
+		return j
+	}
+	f.out = out
+	f.hist = append(f.hist, token{start: int32(start), text: int32(text), end: int32(len(out)), kind: tWord})
+	return j
+}
+
+// grow makes room for n more bytes of normalized text.
+//
+//go:noinline
+func (f *Fingerprinter) grow(n int) {
+	f.out = slices.Grow(f.out, n)
 }
 
 // lowerWord copies to buf, lower-cased, the identifier bytes at the start
@@ -489,11 +504,12 @@ func lowerWord(buf, s []byte) (int, byte) {
 	buf = buf[:len(s)]
 	var hi byte
 	for k, c := range s {
-		if class[c]&cIdent == 0 {
+		l := identLower[c]
+		if l == 0 {
 			return k, hi
 		}
 		hi |= c
-		buf[k] = lower[c]
+		buf[k] = l
 	}
 	return len(s), hi
 }
@@ -696,6 +712,15 @@ func valueRun(s []byte, i int) (end, count int, ok bool) {
 		}
 		switch {
 		case class[c]&cDigit != 0:
+			// Plain integers, the common case, without scanNumber.
+			j := i + 1
+			for j < n && class[s[j]]&cDigit != 0 {
+				j++
+			}
+			if j < n && (s[j] == ',' || s[j] == ')' || s[j] == ' ') {
+				i = j
+				break
+			}
 			j, num := scanNumber(s, i)
 			if !num {
 				return 0, 0, false

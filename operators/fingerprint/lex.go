@@ -11,8 +11,9 @@ const (
 	cStart             // may start an identifier: [A-Za-z_$@] and every byte >= 0x80
 )
 
-// class holds the byte classes; lower maps ASCII upper case to lower case.
-var class, lower = func() (cl, lo [256]uint8) {
+// class holds the byte classes; lower maps ASCII upper case to lower case;
+// identLower is lower for identifier bytes and 0 for any other byte.
+var class, lower, identLower = func() (cl, lo, il [256]uint8) {
 	for c := 0; c < 256; c++ {
 		lo[c] = uint8(c)
 		switch {
@@ -28,6 +29,9 @@ var class, lower = func() (cl, lo [256]uint8) {
 		}
 		if (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') {
 			cl[c] |= cHex
+		}
+		if cl[c]&cIdent != 0 {
+			il[c] = lo[c]
 		}
 	}
 	return
