@@ -126,7 +126,13 @@ func (w *fileWriter) write(rows []sinks.MinuteRow) error {
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), chunkRows)]
 		rows = rows[len(chunk):]
-		if _, err := w.pw.Write(w.validUTF8(chunk)); err != nil {
+		fixed := w.validUTF8(chunk)
+		_, err := w.pw.Write(fixed)
+		if len(w.scratch) > 0 {
+			clear(w.scratch) // do not keep the caller's strings alive
+			w.scratch = w.scratch[:0]
+		}
+		if err != nil {
 			return err
 		}
 		w.rows += int64(len(chunk))

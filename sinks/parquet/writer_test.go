@@ -2,8 +2,10 @@ package parquet
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -501,5 +503,47 @@ func TestRowGroupsBounded(t *testing.T) {
 			}
 		}
 		f.Close()
+	}
+}
+
+// TestMemoryBounded: the writer streams an epoch to disk instead of holding
+// it. The live heap after writing 64 MiB worth of rows into one open epoch
+// stays near RowGroupBytes plus the per-column page buffers.
+func TestMemoryBounded(t *testing.T) {
+	dir := t.TempDir()
+	w := newWriter(t, dir, Options{RowGroupBytes: 1 << 20, Compression: CompressionNone, NoSync: true})
+	wl := newWorkload(14, 50, 400)
+	batch := make([]sinks.MinuteRow, 1000)
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	var base uint64
+	var raw int
+	for i := range 300 {
+		for j := range batch {
+			batch[j] = wl.row(t0 + int64(j%60)*sinks.MinuteMs)
+			batch[j].SampleSQL += fmt.Sprintf(" /* %d */", i*len(batch)+j) // defeat compression a little
+			raw += len(batch[j].SampleSQL) + len(batch[j].Template) + 14*8
+		}
+		if err := w.Write(batch); err != nil {
+			t.Fatal(err)
+		}
+		if i == 9 {
+			base = heap()
+		}
+	}
+	grew := int64(heap()) - int64(base)
+	t.Logf("wrote %d MiB of row data; live heap grew %d KiB after the first 10k rows", raw>>20, grew>>10)
+	if raw < 64<<20 {
+		t.Fatalf("test wrote only %d MiB", raw>>20)
+	}
+	if grew > 24<<20 {
+		t.Fatalf("live heap grew by %d MiB while writing one epoch: rows are being held", grew>>20)
+	}
+	if _, err := w.Precommit(1); err != nil {
+		t.Fatal(err)
 	}
 }
