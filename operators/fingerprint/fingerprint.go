@@ -447,28 +447,42 @@ func (f *Fingerprinter) valueSlow() {
 
 // word writes the identifier or keyword that starts at s[i] and returns its
 // end. It is the hottest path: it scans, lower-cases and writes in one pass.
+//
+// It also writes the words that follow, each after exactly one space, so
+// that a run like "from users u join orders o on" costs one call.
 func (f *Fingerprinter) word(s []byte, i int) int {
-	if cap(f.out)-len(f.out) <= len(s)-i {
-		f.grow(len(s) - i + 1)
+	n := len(s)
+	// The run writes at most one byte more than it reads.
+	if cap(f.out)-len(f.out) <= n-i+1 {
+		f.grow(n - i + 2)
 	}
 	out := f.out
 	start := len(out)
+	space := false
 	if h := len(f.hist); h > 0 {
-		if k := f.hist[h-1].kind; k != tLParen && k != tDot {
+		k := f.hist[h-1].kind
+		space = k != tLParen && k != tDot
+	}
+	for {
+		if space {
 			out = out[:start+1]
 			out[start] = ' '
 		}
+		text := len(out)
+		k, hi := lowerWord(out[text:cap(out)], s[i:])
+		j := i + k
+		out = out[:text+k]
+		if hi >= utf8.RuneSelf || k == 4 && (out[text] == 'n' || out[text] == 't') || k == 5 && out[text] == 'f' {
+			return f.wordSlow(s, i, j, out, start, text, hi)
+		}
+		f.hist = append(f.hist, token{start: int32(start), text: int32(text), end: int32(len(out)), kind: tWord})
+		if j+2 < n && s[j] == ' ' && class[s[j+1]]&cStart != 0 && s[j+2] != '\'' {
+			i, start, space = j+1, len(out), true
+			continue
+		}
+		f.out = out
+		return j
 	}
-	text := len(out)
-	k, hi := lowerWord(out[text:cap(out)], s[i:])
-	j := i + k
-	out = out[:text+k]
-	if hi >= utf8.RuneSelf || k == 4 && (out[text] == 'n' || out[text] == 't') || k == 5 && out[text] == 'f' {
-		return f.wordSlow(s, i, j, out, start, text, hi)
-	}
-	f.out = out
-	f.hist = append(f.hist, token{start: int32(start), text: int32(text), end: int32(len(out)), kind: tWord})
-	return j
 }
 
 // wordSlow finishes word for names that are not plain ASCII and for words
