@@ -1,11 +1,19 @@
 package parquet
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/lz4"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/uncompressed"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/das-project/das/sinks"
 )
@@ -141,4 +149,52 @@ func BenchmarkCompact(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*files*perFile)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkCodec compares compression codecs on the file writer alone (no
+// commit, no disk): the figures behind the default in docs/output.md. The
+// "distinct" rows carry a different sample_sql in every row. One op is one
+// row.
+func BenchmarkCodec(b *testing.B) {
+	redacted := benchRows(64 << 10)
+	distinct := benchRows(64 << 10)
+	for i := range distinct {
+		distinct[i].SampleSQL += fmt.Sprintf(" /* %d %x */", i*7919, i*104729)
+	}
+	codecs := []struct {
+		name  string
+		codec compress.Codec
+	}{
+		{"zstd-fastest", &zstd.Codec{Level: zstd.SpeedFastest}},
+		{"zstd-default", &zstd.Codec{Level: zstd.SpeedDefault}},
+		{"zstd-better", &zstd.Codec{Level: zstd.SpeedBetterCompression}},
+		{"snappy", &snappy.Codec{}},
+		{"lz4", &lz4.Codec{}},
+		{"none", &uncompressed.Codec{}},
+	}
+	for _, data := range []struct {
+		name string
+		rows []sinks.MinuteRow
+	}{{"redacted", redacted}, {"distinct", distinct}} {
+		for _, c := range codecs {
+			b.Run(data.name+"/"+c.name, func(b *testing.B) {
+				rows := data.rows
+				var size, written int64
+				for i := 0; i < b.N; i += len(rows) {
+					var buf bytes.Buffer
+					fw := newFileWriter(nopSync{&buf}, &fileConfig{codec: c.codec, rowGroupRows: defaultRowGroupRows, rowGroupBytes: defaultRowGroupBytes})
+					if err := fw.write(rows[:min(len(rows), b.N-i)]); err != nil {
+						b.Fatal(err)
+					}
+					if err := fw.finish(false); err != nil {
+						b.Fatal(err)
+					}
+					size += int64(buf.Len())
+					written += int64(min(len(rows), b.N-i))
+				}
+				b.ReportMetric(float64(size)/float64(written), "file-B/row")
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			})
+		}
+	}
 }
