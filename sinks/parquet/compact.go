@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,7 +66,6 @@ type CompactStats struct {
 //
 // Memory: the rows of one hour (all keys of all instances) are held at once.
 func Compact(ctx context.Context, dir string, opts CompactOptions) (CompactStats, error) {
-	var st CompactStats
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -76,156 +76,195 @@ func Compact(ctx context.Context, dir string, opts CompactOptions) (CompactStats
 		opts.fs = osFS{}
 	}
 	if err := resolveInt(&opts.RowGroupRows, defaultRowGroupRows, 1, 1<<30, "RowGroupRows"); err != nil {
-		return st, err
+		return CompactStats{}, err
 	}
 	if err := resolveInt(&opts.RowGroupBytes, defaultRowGroupBytes, 64<<10, 1<<30, "RowGroupBytes"); err != nil {
-		return st, err
+		return CompactStats{}, err
 	}
 	codec, err := opts.Compression.codec()
 	if err != nil {
-		return st, err
+		return CompactStats{}, err
 	}
-	cfg := fileConfig{codec: codec, rowGroupRows: opts.RowGroupRows, rowGroupBytes: opts.RowGroupBytes, sorted: true}
-	cutoff := floorHour(opts.Before.UnixMilli())
-	fs := opts.fs
-	path := func(name string) string { return filepath.Join(dir, name) }
-	syncDir := func() error {
-		if opts.NoSync {
-			return nil
-		}
-		return fs.SyncDir(dir)
+	c := &compactor{
+		dir:  dir,
+		opts: &opts,
+		cfg:  fileConfig{codec: codec, rowGroupRows: opts.RowGroupRows, rowGroupBytes: opts.RowGroupBytes, sorted: true},
 	}
-
-	names, err := fs.List(dir)
+	p, err := c.plan(ctx, floorHour(opts.Before.UnixMilli()))
 	if err != nil {
-		return st, fmt.Errorf("sinks/parquet: compact: list %s: %w", dir, err)
+		return c.st, err
+	}
+	return c.st, c.run(ctx, p)
+}
+
+// compactor is the state of one Compact call.
+type compactor struct {
+	dir  string
+	opts *CompactOptions
+	cfg  fileConfig
+	st   CompactStats
+}
+
+// compactPlan is what one Compact call merges.
+type compactPlan struct {
+	hours     []int64            // hours to rewrite, ascending
+	hourFiles map[int64][]string // existing hour files per hour
+	maxSeq    map[int64]uint64   // highest hour-file seq per hour, temporaries included
+	parts     []string           // part files old enough to merge
+	partHours map[string][]int64 // hours each of parts has rows in
+}
+
+func (c *compactor) path(name string) string { return filepath.Join(c.dir, name) }
+
+func (c *compactor) syncDir() error {
+	if c.opts.NoSync {
+		return nil
+	}
+	return c.opts.fs.SyncDir(c.dir)
+}
+
+// plan lists the directory, removes temporaries of an interrupted run, and
+// selects the part files whose rows all lie before cutoff (epoch ms, an
+// hour boundary). It reads only their minute column.
+func (c *compactor) plan(ctx context.Context, cutoff int64) (*compactPlan, error) {
+	names, err := c.opts.fs.List(c.dir)
+	if err != nil {
+		return nil, fmt.Errorf("sinks/parquet: compact: list %s: %w", c.dir, err)
 	}
 	slices.Sort(names)
-
-	// Inputs by hour. parts[name] = the hours the part file has rows in.
-	hourFiles := map[int64][]string{}
-	maxSeq := map[int64]uint64{}
-	var eligible []string
-	partHours := map[string][]int64{}
+	p := &compactPlan{hourFiles: map[int64][]string{}, maxSeq: map[int64]uint64{}, partHours: map[string][]int64{}}
 	todo := map[int64]bool{}
 	for _, nm := range names {
 		if err := ctx.Err(); err != nil {
-			return st, err
+			return nil, err
 		}
 		n := parseName(nm)
 		switch n.kind {
 		case kindHourTemp:
 			// Left by an interrupted Compact: never renamed, so never read.
-			if err := fs.Remove(path(nm)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return st, fmt.Errorf("sinks/parquet: compact: remove %s: %w", nm, err)
+			if err := c.opts.fs.Remove(c.path(nm)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("sinks/parquet: compact: remove %s: %w", nm, err)
 			}
-			st.FilesRemoved++
-			maxSeq[n.hour] = max(maxSeq[n.hour], n.seq)
+			c.st.FilesRemoved++
+			p.maxSeq[n.hour] = max(p.maxSeq[n.hour], n.seq)
 		case kindHour:
-			hourFiles[n.hour] = append(hourFiles[n.hour], nm)
-			maxSeq[n.hour] = max(maxSeq[n.hour], n.seq)
-			if len(hourFiles[n.hour]) > 1 {
-				todo[n.hour] = true
+			p.hourFiles[n.hour] = append(p.hourFiles[n.hour], nm)
+			p.maxSeq[n.hour] = max(p.maxSeq[n.hour], n.seq)
+			if len(p.hourFiles[n.hour]) > 1 {
+				todo[n.hour] = true // left by an interrupted Compact
 			}
 		case kindPart:
 			hours := map[int64]bool{}
-			last := int64(-1 << 63)
-			err := scanMinutes(path(nm), func(minutes []int64) {
+			last := int64(math.MinInt64)
+			err := scanMinutes(c.path(nm), func(minutes []int64) {
 				for _, m := range minutes {
 					hours[floorHour(m)] = true
 					last = max(last, m)
 				}
 			})
+			if errors.Is(err, os.ErrNotExist) {
+				continue // removed since the listing: nothing to merge
+			}
 			if err != nil {
-				if errors.Is(err, os.ErrNotExist) {
-					continue // deleted under us: nothing to merge
-				}
-				return st, fmt.Errorf("sinks/parquet: compact: %w", err)
+				return nil, fmt.Errorf("sinks/parquet: compact: %w", err)
 			}
 			if last >= cutoff {
-				continue
+				continue // still has rows of an hour a job may be writing
 			}
-			eligible = append(eligible, nm)
+			p.parts = append(p.parts, nm)
 			for h := range hours {
-				partHours[nm] = append(partHours[nm], h)
+				p.partHours[nm] = append(p.partHours[nm], h)
 				todo[h] = true
 			}
 		}
 	}
-
-	hours := make([]int64, 0, len(todo))
 	for h := range todo {
-		hours = append(hours, h)
+		p.hours = append(p.hours, h)
 	}
-	slices.Sort(hours)
-	var merged []string // inputs to delete once every hour is written
-	for _, h := range hours {
+	slices.Sort(p.hours)
+	return p, nil
+}
+
+// run writes the plan's hour files, then deletes what they replace.
+func (c *compactor) run(ctx context.Context, p *compactPlan) error {
+	var merged []string
+	for _, h := range p.hours {
 		if err := ctx.Err(); err != nil {
-			return st, err
+			return err
 		}
-		inputs := slices.Clone(hourFiles[h])
-		for _, nm := range eligible {
-			if slices.Contains(partHours[nm], h) {
+		inputs := slices.Clone(p.hourFiles[h])
+		for _, nm := range p.parts {
+			if slices.Contains(p.partHours[nm], h) {
 				inputs = append(inputs, nm)
 			}
 		}
-		best := map[sinks.Key]sinks.MinuteRow{}
-		for _, nm := range inputs {
-			err := scanFile(path(nm), func(rows []sinks.MinuteRow) error {
-				for i := range rows {
-					r := &rows[i]
-					if floorHour(r.Minute) != h {
-						continue
-					}
-					st.RowsIn++
-					k := r.Key()
-					if old, ok := best[k]; !ok || r.Supersedes(&old) {
-						best[k] = *r
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return st, fmt.Errorf("sinks/parquet: compact hour %s: %w", hourName(h, 0), err)
-			}
+		if err := c.compactHour(h, p.maxSeq[h]+1, inputs); err != nil {
+			return err
 		}
-		st.FilesMerged += len(hourFiles[h])
-		merged = append(merged, hourFiles[h]...)
-		out := make([]sinks.MinuteRow, 0, len(best))
-		for _, r := range best {
-			out = append(out, r)
-		}
-		clear(best)
-		sinks.SortByKey(out)
-		name := hourName(h, maxSeq[h]+1)
-		if err := writeFile(fs, path(tempName(name)), out, &cfg, !opts.NoSync); err != nil {
-			return st, fmt.Errorf("sinks/parquet: compact: write %s: %w", name, err)
-		}
-		if err := fs.Rename(path(tempName(name)), path(name)); err != nil {
-			return st, fmt.Errorf("sinks/parquet: compact: %w", err)
-		}
-		st.Hours++
-		st.RowsOut += int64(len(out))
+		c.st.FilesMerged += len(p.hourFiles[h])
+		merged = append(merged, p.hourFiles[h]...)
 	}
-	st.FilesMerged += len(eligible)
-	merged = append(merged, eligible...)
-	if len(hours) > 0 {
-		if err := syncDir(); err != nil {
-			return st, fmt.Errorf("sinks/parquet: compact: sync directory: %w", err)
+	c.st.FilesMerged += len(p.parts)
+	merged = append(merged, p.parts...)
+	// Every new hour file must be durable under its name before an input
+	// it replaces disappears.
+	if len(p.hours) > 0 {
+		if err := c.syncDir(); err != nil {
+			return fmt.Errorf("sinks/parquet: compact: sync directory: %w", err)
 		}
 	}
 	for _, nm := range merged {
-		if err := fs.Remove(path(nm)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return st, fmt.Errorf("sinks/parquet: compact: remove %s: %w", nm, err)
+		if err := c.opts.fs.Remove(c.path(nm)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sinks/parquet: compact: remove %s: %w", nm, err)
 		}
-		st.FilesRemoved++
+		c.st.FilesRemoved++
 	}
-	if st.FilesRemoved > 0 {
-		if err := syncDir(); err != nil {
-			return st, fmt.Errorf("sinks/parquet: compact: sync directory: %w", err)
+	if c.st.FilesRemoved > 0 {
+		if err := c.syncDir(); err != nil {
+			return fmt.Errorf("sinks/parquet: compact: sync directory: %w", err)
 		}
 	}
-	return st, nil
+	return nil
+}
+
+// compactHour merges the rows of hour h found in inputs into
+// hour-<h>-<seq>.parquet, keeping the highest version of each key.
+func (c *compactor) compactHour(h int64, seq uint64, inputs []string) error {
+	best := map[sinks.Key]sinks.MinuteRow{}
+	for _, nm := range inputs {
+		err := scanFile(c.path(nm), func(rows []sinks.MinuteRow) error {
+			for i := range rows {
+				r := &rows[i]
+				if floorHour(r.Minute) != h {
+					continue
+				}
+				c.st.RowsIn++
+				k := r.Key()
+				if old, ok := best[k]; !ok || r.Supersedes(&old) {
+					best[k] = *r
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("sinks/parquet: compact hour %s: %w", hourName(h, seq), err)
+		}
+	}
+	out := make([]sinks.MinuteRow, 0, len(best))
+	for _, r := range best {
+		out = append(out, r)
+	}
+	sinks.SortByKey(out)
+	name := hourName(h, seq)
+	if err := writeFile(c.opts.fs, c.path(tempName(name)), out, &c.cfg, !c.opts.NoSync); err != nil {
+		return fmt.Errorf("sinks/parquet: compact: write %s: %w", name, err)
+	}
+	if err := c.opts.fs.Rename(c.path(tempName(name)), c.path(name)); err != nil {
+		return fmt.Errorf("sinks/parquet: compact: %w", err)
+	}
+	c.st.Hours++
+	c.st.RowsOut += int64(len(out))
+	return nil
 }
 
 // writeFile writes rows into a new file at path. On error the partial file

@@ -305,3 +305,38 @@ func TestFloorHour(t *testing.T) {
 		}
 	}
 }
+
+// TestReadDuringCompact: readers that list the directory while Compact
+// replaces files see the same final values throughout.
+func TestReadDuringCompact(t *testing.T) {
+	f := newCompactFixture(t)
+	want, err := ReadLatest(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Compact(context.Background(), f.dir, CompactOptions{Before: time.UnixMilli(f.h2 + hourMs), NoSync: true})
+		done <- err
+	}()
+	for reads := 0; ; reads++ {
+		got, err := ReadLatest(f.dir)
+		if err != nil {
+			<-done
+			t.Fatalf("read %d during Compact: %v", reads, err)
+		}
+		if !slices.Equal(got, want) {
+			<-done
+			t.Fatalf("read %d during Compact differs", reads)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d reads during Compact", reads+1)
+			return
+		default:
+		}
+	}
+}

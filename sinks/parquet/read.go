@@ -39,7 +39,21 @@ func ReadFile(path string) ([]sinks.MinuteRow, error) {
 // ReadDir returns every row of every committed file (*.parquet) in dir, file
 // by file in name order. Files in progress are ignored. The result may hold
 // several versions of a key; ReadLatest applies the highest-version rule.
+//
+// A Compact running at the same time may delete a listed file after writing
+// its rows into an hour file; ReadDir then lists the directory again, a few
+// times at most, rather than miss those rows.
 func ReadDir(dir string) ([]sinks.MinuteRow, error) {
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		rows, err := readDirOnce(dir)
+		if err == nil || !errors.Is(err, os.ErrNotExist) || attempt == attempts {
+			return rows, err
+		}
+	}
+}
+
+func readDirOnce(dir string) ([]sinks.MinuteRow, error) {
 	names, err := committedFiles(osFS{}, dir)
 	if err != nil {
 		return nil, err
