@@ -24,9 +24,10 @@ const MaxTemplateLen = 64 << 10
 // TruncMark ends a template or a redacted sample that was cut short.
 const TruncMark = "…"
 
-// maxInput bounds the bytes of one statement that are looked at, so offsets
-// fit in int32. MySQL's max_allowed_packet cannot exceed 1 GiB.
-const maxInput = 1 << 30
+// maxInput bounds the bytes of one statement that are looked at, so that
+// offsets in the normalized text (at most 4 bytes per input byte: an invalid
+// byte becomes \xNN) fit in int32.
+const maxInput = 256 << 20
 
 // retainLimit is the largest buffer capacity kept between calls: one huge
 // statement must not pin its buffers for the life of the Fingerprinter.
