@@ -29,15 +29,12 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) mod tidy -diff
 
-# Benchmarks recorded in docs/performance.md (see that file for the full,
-# pinned-to-one-core runs).
+# Benchmarks recorded in docs/performance.md, measured side by side in one
+# run on the same generated files, each process pinned to one core
+# (scripts/bench.sh; its header lists the knobs, e.g. BENCH_BIG=1 for the
+# 20 M-key RSS run, BENCH_MICRO=1 for the packages' micro-benchmarks).
 bench:
-	mkdir -p $(OUT)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./internal/sketch/ ./operators/... ./sources/... ./sinks/...
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/das
-	./$(BIN) gen --events 1000000 --seed 3 --output $(OUT)/bench-1m.jsonl
-	rm -rf $(OUT)/bench-state $(OUT)/bench-pq
-	/usr/bin/time -f "sqlagg 1M events: wall %e s, user %U s, sys %S s, max RSS %M KB" taskset -c 0 ./$(BIN) run sqlagg --input $(OUT)/bench-1m.jsonl --state $(OUT)/bench-state --parquet $(OUT)/bench-pq
+	GO=$(GO) OUT=$(OUT) ./scripts/bench.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/sketch/

@@ -65,13 +65,15 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// Key is the aggregation key. Template is the hex digest of the normalized
-// statement (empty in ModeMap); Minute is the event time truncated to the
-// minute, in epoch milliseconds.
+// Key is the aggregation key. Template is the SHA-256 digest of the
+// normalized statement that NormalizeDigest returns (zero in ModeMap), kept
+// as an array rather than its hex string so that the map holds no pointer
+// per template; Minute is the event time truncated to the minute, in epoch
+// milliseconds.
 type Key struct {
 	Instance string
 	DB       string
-	Template string
+	Template [32]byte
 	Minute   int64
 }
 
@@ -158,7 +160,7 @@ func Run(ctx context.Context, r io.Reader, mode Mode) (Result, error) {
 					k := Key{Instance: intern(inst), DB: intern(db), Minute: ts - ts%60000}
 					if mode == ModeDigest {
 						_, d := parser.NormalizeDigest(string(sql))
-						k.Template = d.String()
+						copy(k.Template[:], d.Bytes())
 					}
 					a := res.Keys[k]
 					lat := v.GetInt64("latency_us")

@@ -58,7 +58,7 @@ func TestRun(t *testing.T) {
 				if k.Instance == "10.0.0.1:3306" && k.Minute == 60000 && a.LatencyMax == 30 {
 					got = &a
 				}
-				if (tt.mode == ModeDigest) == (k.Template == "") {
+				if (tt.mode == ModeDigest) == (k.Template == [32]byte{}) {
 					t.Errorf("key %+v: template presence wrong for mode %v", k, tt.mode)
 				}
 			}
@@ -88,7 +88,7 @@ func TestRunGenerated(t *testing.T) {
 	if res.Events != 20_000 || res.Rejected != 0 {
 		t.Fatalf("events %d rejected %d", res.Events, res.Rejected)
 	}
-	templates := map[string]bool{}
+	templates := map[[32]byte]bool{}
 	var total int64
 	for k, a := range res.Keys {
 		templates[k.Template] = true
