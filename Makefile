@@ -31,8 +31,9 @@ lint:
 
 # Benchmarks recorded in docs/performance.md, measured side by side in one
 # run on the same generated files, each process pinned to one core
-# (scripts/bench.sh; its header lists the knobs, e.g. BENCH_BIG=1 for the
-# 20 M-key RSS run, BENCH_MICRO=1 for the packages' micro-benchmarks).
+# (scripts/bench.sh; its header lists the knobs, e.g. BENCH_BIG=0 skips the
+# 20 M-key RSS run, BENCH_MICRO=1 adds the packages' micro-benchmarks).
+# Not part of CI: it takes about ten minutes and writes ~15 GB under $(OUT).
 bench:
 	GO=$(GO) OUT=$(OUT) ./scripts/bench.sh
 

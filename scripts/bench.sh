@@ -15,13 +15,14 @@
 #   BENCH_PARTITIONS  partitions of the kfake topic [4]
 #   BENCH_CPU         core the measured process is pinned to [0]; helpers
 #                     (generator, kfake broker) run on BENCH_HELPER_CPU [1]
-#   BENCH_BIG         1: also the 20 M-key RSS run (minutes; not for CI) [0]
+#   BENCH_BIG         1: the 20 M-key RSS run (a 10.7 GB file, a few minutes;
+#                     not for CI), 0: skip it [1]
 #   BENCH_BIG_EVENTS, BENCH_BIG_KEYS, BENCH_BIG_INSTANCES, BENCH_BIG_DBS
 #                     shape of that run [25000000, 20000000, 40, 10]
 #   BENCH_PROFILE     1: also a CPU profile of the JSON-lines sqlagg run, to
 #                     $OUT/bench/sqlagg-jsonl.prof [0]
 #   BENCH_ONLY        space-separated subset of: fingerprint baseline jsonl
-#                     arrow kafka big micro [all but big; big needs BENCH_BIG=1]
+#                     arrow kafka big micro [all]
 #   BENCH_MICRO       1: finish with the packages' Go micro-benchmarks [0]
 set -euo pipefail
 
@@ -32,7 +33,7 @@ KEYS=${BENCH_KEYS:-2000000}
 PARTS=${BENCH_PARTITIONS:-4}
 CPU=${BENCH_CPU:-0}
 HELPER=${BENCH_HELPER_CPU:-1}
-BIG=${BENCH_BIG:-0}
+BIG=${BENCH_BIG:-1}
 BIG_EVENTS=${BENCH_BIG_EVENTS:-25000000}
 BIG_KEYS=${BENCH_BIG_KEYS:-20000000}
 BIG_INSTANCES=${BENCH_BIG_INSTANCES:-40}
@@ -79,12 +80,14 @@ if want arrow; then warm "$D/$NAME.arrow"; fi
 
 # --- measuring ----------------------------------------------------------------
 ROWS=()
+LOGS=()
 # measure LABEL EVENTS CMD…: runs CMD pinned under /usr/bin/time, keeps its
 # output in $D/LABEL.log and adds a row to the results table.
 measure() {
 	local label=$1 events=$2
 	shift 2
 	local slug=${label//[^A-Za-z0-9]/-}
+	LOGS+=("$D/$slug.log")
 	log "running: $label"
 	/usr/bin/time -f "%e %U %S %M" -o "$D/$slug.time" taskset -c "$CPU" "$@" >"$D/$slug.log" 2>&1 || {
 		log "FAILED: $label (see $D/$slug.log)"
@@ -210,6 +213,10 @@ fi
 	echo "$(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "workload: das gen ${GEN_FLAGS[*]}"
 	[[ -s $D/$NAME.jsonl.gen.log ]] && sed 's/^/    /' "$D/$NAME.jsonl.gen.log"
+	if [[ $BIG == 1 ]] && want big; then
+		echo "20 M-key workload: das gen --events $BIG_EVENTS --templates 500 --mean-sql 241 --instances $BIG_INSTANCES --dbs $BIG_DBS --keys $BIG_KEYS --seed 1"
+		[[ -s $D/$BIG_NAME.jsonl.gen.log ]] && sed 's/^/    /' "$D/$BIG_NAME.jsonl.gen.log"
+	fi
 	if [[ -n $FP_OUT ]]; then
 		echo
 		echo "## Fingerprinting alone (one goroutine locked to its thread, pinned to core $CPU)"
@@ -228,7 +235,7 @@ fi
 	fi
 	echo
 	echo "## Output of each run"
-	for f in "$D"/baseline-*.log "$D"/das-run-sqlagg-*.log; do
+	for f in "${LOGS[@]}"; do
 		[[ -s $f ]] || continue
 		echo
 		echo "$(basename "$f" .log):"
