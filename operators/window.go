@@ -19,10 +19,18 @@ const (
 )
 
 // WindowOptions configures a WindowAggregate. The zero value is not valid:
-// Window is required.
+// Window or Sliding is required.
 type WindowOptions struct {
-	// Window is the tumbling window; required.
+	// Window is a tumbling window. Exactly one of Window and Sliding is set.
 	Window windows.Tumbling
+	// Sliding is a sliding window, computed from panes of its slide: each
+	// item is stored once, in its pane, and a window's result is merged
+	// from its panes when it fires. A correction to a pane re-emits every
+	// already fired window that contains it; a window's version is 1 plus
+	// the number of corrections applied to its panes for that key, so
+	// versions only grow, but a window that first fires after a correction
+	// of one of its panes starts above 1.
+	Sliding windows.Sliding
 	// AllowedLateness: items for a fired window are accepted as corrections
 	// until the watermark passes the window's end + this. Default 0: late
 	// items go to the dead letter as soon as their window has fired.
@@ -44,8 +52,8 @@ type WindowStats struct {
 	Spilled     int // partial accumulators written for open windows
 }
 
-// WindowAggregate is a keyed, event-time tumbling window aggregate with
-// exactly-once state in a state.Store.
+// WindowAggregate is a keyed, event-time window aggregate (tumbling, or
+// sliding from panes) with exactly-once state in a state.Store.
 //
 // Items are pre-aggregated in memory per (window, key). At each checkpoint:
 // windows complete at the watermark fire (memory merged with partials
@@ -59,7 +67,9 @@ type WindowStats struct {
 // Not safe for concurrent use; owned by one task.
 type WindowAggregate[T any, A any] struct {
 	agg      Aggregator[T, A]
-	win      windows.Tumbling
+	win      windows.Tumbling // the pane: the window itself when tumbling
+	sliding  *windows.Sliding // nil for tumbling windows
+	span     int64            // window size − pane size (0 when tumbling)
 	lateness int64
 	maxKeys  int
 	store    *state.Store
@@ -74,13 +84,36 @@ type WindowAggregate[T any, A any] struct {
 
 	keyBuf, valBuf, kBuf []byte
 	scratch              A
+
+	// Sliding windows only, during a checkpoint: panes finalized or
+	// corrected by it, and the corrected (pane, key) pairs.
+	cur     map[int64]map[string]paneVal[A]
+	touched []paneKey
+}
+
+type paneVal[A any] struct {
+	acc     A
+	version int64
+}
+
+type paneKey struct {
+	end int64
+	key string
 }
 
 // NewWindowAggregate returns the operator. firedUpTo and purgedUpTo come
 // from the last checkpoint (MinWatermark-like values for a new store).
 func NewWindowAggregate[T any, A any](store *state.Store, agg Aggregator[T, A], opts WindowOptions, firedUpTo, purgedUpTo int64) (*WindowAggregate[T, A], error) {
-	if opts.Window.Size() <= 0 {
-		return nil, fmt.Errorf("%w: WindowOptions.Window is required", windows.ErrInvalid)
+	var sliding *windows.Sliding
+	switch {
+	case opts.Sliding.Size() > 0 && opts.Window.Size() > 0:
+		return nil, fmt.Errorf("%w: set WindowOptions.Window or Sliding, not both", windows.ErrInvalid)
+	case opts.Sliding.Size() > 0:
+		sl := opts.Sliding
+		sliding = &sl
+		opts.Window = sl.Pane()
+	case opts.Window.Size() <= 0:
+		return nil, fmt.Errorf("%w: WindowOptions.Window or Sliding is required", windows.ErrInvalid)
 	}
 	if opts.AllowedLateness < 0 {
 		return nil, fmt.Errorf("operators: allowed lateness %v must be ≥ 0", opts.AllowedLateness)
@@ -91,12 +124,17 @@ func NewWindowAggregate[T any, A any](store *state.Store, agg Aggregator[T, A], 
 	if opts.MaxBufferedKeys < 0 {
 		return nil, fmt.Errorf("operators: MaxBufferedKeys %d must be > 0", opts.MaxBufferedKeys)
 	}
-	return &WindowAggregate[T, A]{
-		agg: agg, win: opts.Window, lateness: opts.AllowedLateness.Milliseconds(),
+	w := &WindowAggregate[T, A]{
+		agg: agg, win: opts.Window, sliding: sliding, lateness: opts.AllowedLateness.Milliseconds(),
 		maxKeys: opts.MaxBufferedKeys, store: store,
 		open: map[int64]map[string]A{}, late: map[int64]map[string]A{},
 		firedUpTo: firedUpTo, purgedUpTo: purgedUpTo, scratch: agg.New(),
-	}, nil
+	}
+	if sliding != nil {
+		w.span = sliding.Size() - sliding.Slide()
+		w.cur = map[int64]map[string]paneVal[A]{}
+	}
+	return w, nil
 }
 
 // FiredUpTo and PurgedUpTo are recorded in the checkpoint.
@@ -133,7 +171,7 @@ func (w *WindowAggregate[T, A]) Process(items []T, wm []int64, reject func(i int
 		it := &items[i]
 		ts := w.agg.EventTime(it)
 		end := w.win.End(ts)
-		if end <= w.purgedUpTo || windows.TooLate(end, w.lateness, wm[i]) {
+		if end <= w.purgedUpTo || windows.TooLate(end+w.span, w.lateness, wm[i]) {
 			reject(i, ReasonLate)
 			continue
 		}
@@ -164,6 +202,7 @@ func (w *WindowAggregate[T, A]) Process(items []T, wm []int64, reject func(i int
 func (w *WindowAggregate[T, A]) Checkpoint(b *pebble.Batch, wm int64, emit Emit[A]) (WindowStats, error) {
 	var st WindowStats
 	limit := windows.FireLimit(wm)
+	oldFired := w.firedUpTo
 	if limit > w.firedUpTo {
 		if err := w.fire(b, limit, emit, &st); err != nil {
 			return st, err
@@ -173,10 +212,18 @@ func (w *WindowAggregate[T, A]) Checkpoint(b *pebble.Batch, wm int64, emit Emit[
 	if err := w.correct(b, emit, &st); err != nil {
 		return st, err
 	}
+	if w.sliding != nil {
+		if err := w.emitWindows(oldFired, emit, &st); err != nil {
+			return st, err
+		}
+	}
 	if err := w.spill(b, &st); err != nil {
 		return st, err
 	}
 	if p := windows.PurgeLimit(w.lateness, wm); p > w.purgedUpTo {
+		if p != math.MaxInt64 {
+			p -= w.span // a pane lives until its last window is too late
+		}
 		if p > w.firedUpTo {
 			p = w.firedUpTo // never purge what has not fired
 		}
@@ -238,7 +285,9 @@ func (w *WindowAggregate[T, A]) fire(b *pebble.Batch, limit int64, emit Emit[A],
 			it.Close()
 			return err
 		}
-		st.Fired++
+		if w.sliding == nil {
+			st.Fired++
+		}
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("operators: fire: %w", err)
@@ -256,7 +305,9 @@ func (w *WindowAggregate[T, A]) fire(b *pebble.Batch, limit int64, emit Emit[A],
 			if err := w.store1(b, end, []byte(k), a, 1, emit); err != nil {
 				return err
 			}
-			st.Fired++
+			if w.sliding == nil {
+				st.Fired++
+			}
 			w.release(a)
 		}
 		w.buffered -= len(m)
@@ -272,6 +323,17 @@ func (w *WindowAggregate[T, A]) store1(b *pebble.Batch, end int64, key []byte, a
 	w.valBuf = w.agg.Append(w.valBuf, a)
 	if err := b.Set(w.kBuf, w.valBuf, nil); err != nil {
 		return err
+	}
+	if w.sliding != nil {
+		m := w.cur[end]
+		if m == nil {
+			m = map[string]paneVal[A]{}
+			w.cur[end] = m
+		}
+		c := w.acc()
+		w.agg.Merge(c, a)
+		m[string(key)] = paneVal[A]{c, version}
+		return nil
 	}
 	return emit(end, key, a, version)
 }
@@ -299,16 +361,23 @@ func (w *WindowAggregate[T, A]) correct(b *pebble.Batch, emit Emit[A], st *Windo
 				w.agg.Merge(w.scratch, a)
 				version = int64(prev) + 1
 			case errors.Is(err, pebble.ErrNotFound):
-				// First item of this key in an already fired window.
+				// First item of this key in an already fired window. A
+				// pane counts it as a correction: windows containing the
+				// pane may already have emitted the key from other panes.
 				w.agg.Reset(w.scratch)
 				w.agg.Merge(w.scratch, a)
+				if w.sliding != nil {
+					version = 2
+				}
 			default:
 				return fmt.Errorf("operators: read fired window %d: %w", end, err)
 			}
 			if err := w.store1(b, end, []byte(k), w.scratch, version, emit); err != nil {
 				return err
 			}
-			if version > 1 {
+			if w.sliding != nil {
+				w.touched = append(w.touched, paneKey{end, k})
+			} else if version > 1 {
 				st.Corrections++
 			} else {
 				st.Fired++

@@ -101,7 +101,7 @@ func fmtTime(ms int64) string {
 
 // TestWindowDataDriven runs the scripts in testdata/window. Commands:
 //
-//	init [window=1m] [lateness=0s]     new store and operator
+//	init [window=1m] [slide=D] [lateness=0s]  new store and operator (slide: sliding window)
 //	event wm=T                         one item per line: "key ts value"; prints rejects
 //	checkpoint wm=T                    stage + commit; prints emitted rows, sorted
 //	crash                              drop uncommitted work, reopen from the store
@@ -114,6 +114,7 @@ func TestWindowDataDriven(t *testing.T) {
 			op       *WindowAggregate[item, *sumAcc]
 			win      windows.Tumbling
 			lateness time.Duration
+			slide    time.Duration
 		)
 		cp := &state.Checkpoint{FiredUpTo: math.MinInt64, PurgedUpTo: math.MinInt64}
 		open := func() {
@@ -126,7 +127,15 @@ func TestWindowDataDriven(t *testing.T) {
 				}
 				t.Cleanup(func() { store.Close() })
 			}
-			op, err = NewWindowAggregate[item, *sumAcc](store, sumAgg{}, WindowOptions{Window: win, AllowedLateness: lateness}, cp.FiredUpTo, cp.PurgedUpTo)
+			wo := WindowOptions{Window: win, AllowedLateness: lateness}
+			if slide > 0 {
+				sl, err := windows.NewSliding(time.Duration(win.Size())*time.Millisecond, slide)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wo = WindowOptions{Sliding: sl, AllowedLateness: lateness}
+			}
+			op, err = NewWindowAggregate[item, *sumAcc](store, sumAgg{}, wo, cp.FiredUpTo, cp.PurgedUpTo)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,6 +152,10 @@ func TestWindowDataDriven(t *testing.T) {
 				size := time.Minute
 				if v, ok := args["window"]; ok {
 					size, _ = time.ParseDuration(v)
+				}
+				slide = 0
+				if v, ok := args["slide"]; ok {
+					slide, _ = time.ParseDuration(v)
 				}
 				lateness = 0
 				if v, ok := args["lateness"]; ok {
