@@ -32,6 +32,7 @@ var errUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
+		"compact":     {"merge committed minute Parquet files into hourly files", cmdCompact},
 		"demo":        {"run sqlagg end to end on embedded defaults (in-process Kafka, generated workload)", cmdDemo},
 		"fingerprint": {"print template_id<TAB>template for each SQL line", cmdFingerprint},
 		"gen":         {"generate a deterministic SQL event workload", cmdGen},
