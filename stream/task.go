@@ -256,9 +256,10 @@ func (t *Task[T]) process(b *Batch[T]) error {
 	}
 	// Items stamped too far in the future neither move the watermark nor
 	// reach the operator; process the runs between them.
+	future := t.wms.FutureLimit()
 	for i := range items {
 		ts := t.opts.EventTime(&items[i])
-		if t.wms.IsFuture(ts) {
+		if ts > future {
 			if start < i {
 				t.op.Process(items[start:i], wm[start:i], reject)
 			}

@@ -104,6 +104,15 @@ func (w *Watermarks) IsFuture(ts int64) bool {
 	return ts > w.opts.Now().Add(w.opts.FutureSkew).UnixMilli()
 }
 
+// FutureLimit returns the largest event time not considered future now;
+// read it once per batch rather than the clock once per record.
+func (w *Watermarks) FutureLimit() int64 {
+	if w.opts.FutureSkew < 0 {
+		return MaxWatermark
+	}
+	return w.opts.Now().Add(w.opts.FutureSkew).UnixMilli()
+}
+
 // Observe records an accepted event of partition p with event time ts.
 // It does not recompute the task watermark; call Advance after the batch.
 func (w *Watermarks) Observe(p int32, ts int64) {
