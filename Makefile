@@ -37,9 +37,9 @@ lint:
 bench:
 	GO=$(GO) OUT=$(OUT) ./scripts/bench.sh
 
+# Every fuzz target (decoders, fingerprinter, codecs), FUZZTIME each.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/sketch/
-	$(GO) test -run '^$$' -fuzz FuzzCheckpointDecode -fuzztime 30s ./state/
+	./scripts/fuzz.sh
 
 clean:
 	rm -rf bin $(OUT)
