@@ -17,6 +17,7 @@ const SampleMaxBytes = 1024
 const maxDictEntries = 200_000
 
 type dictEntry struct {
+	id       string // the template_id column, formatted once
 	template string
 	sample   string
 }
@@ -51,7 +52,7 @@ func (d *dictionary) observe(fp *fingerprint.Fingerprinter, id fingerprint.ID, t
 		return
 	}
 	d.buf = fp.Redact(d.buf[:0], sql, SampleMaxBytes)
-	d.entries[id] = &dictEntry{template: string(tmpl), sample: string(d.buf)}
+	d.entries[id] = &dictEntry{id: id.String(), template: string(tmpl), sample: string(d.buf)}
 	d.dirty = append(d.dirty, id)
 }
 
@@ -65,7 +66,7 @@ func (d *dictionary) load(id fingerprint.ID) (*dictEntry, error) {
 	}
 	defer closer.Close()
 	r := state.Reader{B: v}
-	e := &dictEntry{template: string(r.Bytes()), sample: string(r.Bytes())}
+	e := &dictEntry{id: id.String(), template: string(r.Bytes()), sample: string(r.Bytes())}
 	if r.Err != nil {
 		return nil, fmt.Errorf("sqlagg: corrupt dictionary entry %s: %w", id, r.Err)
 	}

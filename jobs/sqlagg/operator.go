@@ -84,7 +84,7 @@ func (m *minuteOperator) emit(end int64, key []byte, a *Acc, version int64) erro
 	m.rows = append(m.rows, sinks.MinuteRow{
 		Instance:           m.intern(inst),
 		DB:                 m.intern(db),
-		TemplateID:         id.String(),
+		TemplateID:         e.id,
 		FingerprintVersion: fingerprint.Version,
 		Template:           e.template,
 		Minute:             end - sinks.MinuteMs,
