@@ -138,6 +138,7 @@ func negative(field string, v int64) *DecodeError {
 type Decoder struct {
 	p   fastjson.Parser
 	str Interner
+	sql []byte // the fast path's copy of the last record's sql
 }
 
 // MaxInterned bounds a Decoder's interned Instance/DB/User strings.
@@ -150,6 +151,19 @@ const MaxInterned = 4096
 // to Decode on d. Callers that retain it must copy it. ev.Instance, ev.DB and
 // ev.User are ordinary strings and may be retained.
 func (d *Decoder) Decode(raw []byte, ev *Event) error {
+	if d.str.max == 0 {
+		d.str.max = MaxInterned
+	}
+	if d.decodeFast(raw, ev) {
+		return nil
+	}
+	return d.decodeSlow(raw, ev)
+}
+
+// decodeSlow is Decode through fastjson: the reference for every record, and
+// the only path for the records decodeFast hands back (escapes, floats,
+// nulls, duplicate keys, nested values, every error).
+func (d *Decoder) decodeSlow(raw []byte, ev *Event) error {
 	*ev = Event{}
 	if d.str.max == 0 {
 		d.str.max = MaxInterned
