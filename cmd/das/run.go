@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/das-project/das/jobs/sqlagg"
+	"github.com/das-project/das/sinks/parquet"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -36,12 +37,24 @@ func cmdRun(ctx context.Context, args []string, s stdio) error {
 	fs.IntVar(&cfg.MaxBufferedKeys, "max-buffered-keys", 500_000, "pre-aggregated keys held in memory before a checkpoint (bounds memory)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", 4096, "records per source batch")
 	fs.BoolVar(&cfg.KafkaStopAtEnd, "kafka-stop-at-end", false, "Kafka: stop at the end offsets seen at start instead of running until stopped")
+	compression := fs.String("parquet-compression", "zstd", "compression of the minute files: zstd, snappy or none (das compact always writes zstd)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 (off by default)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
 	if cfg.Input == "" || cfg.StateDir == "" || cfg.ParquetDir == "" {
 		fmt.Fprintln(s.err, "das run sqlagg: --input, --state and --parquet are required")
+		return errUsage
+	}
+	switch *compression {
+	case "zstd":
+		cfg.Compression = parquet.CompressionZstd
+	case "snappy":
+		cfg.Compression = parquet.CompressionSnappy
+	case "none":
+		cfg.Compression = parquet.CompressionNone
+	default:
+		fmt.Fprintf(s.err, "das run sqlagg: --parquet-compression %q: want zstd, snappy or none\n", *compression)
 		return errUsage
 	}
 	if cfg.AllowedLateness == 0 {
