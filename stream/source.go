@@ -62,3 +62,13 @@ type Source[T any] interface {
 type Committer interface {
 	CommitOffsets(ctx context.Context, offsets map[int32]int64) error
 }
+
+// PartitionFinisher is implemented by bounded sources that can tell which
+// partitions have delivered everything they will (a Kafka read stopping at
+// the end offsets). A finished partition no longer holds the task
+// watermark back — its watermark is the end of time, as for a finished
+// split in Flink — so a partition that is empty or read to its end does not
+// stop the others' windows from firing.
+type PartitionFinisher interface {
+	FinishedPartitions() []int32
+}

@@ -192,6 +192,11 @@ func (t *Task[T]) Run(ctx context.Context) error {
 		if err := t.process(b); err != nil {
 			return err
 		}
+		if f, ok := t.src.(PartitionFinisher); ok {
+			for _, p := range f.FinishedPartitions() {
+				t.wms.Finish(p)
+			}
+		}
 		if t.since > 0 && (t.op.NeedsCheckpoint() ||
 			t.opts.Now().Sub(last) >= t.opts.CheckpointInterval ||
 			(t.opts.CheckpointEveryRecords > 0 && t.since >= t.opts.CheckpointEveryRecords)) {

@@ -67,6 +67,7 @@ type Watermarks struct {
 }
 
 type partitionWM struct {
+	finished   bool      // bounded input: the partition delivered everything
 	maxTs      int64     // largest accepted event time, MinWatermark if none
 	lastRecord time.Time // wall time of the last record (for idleness)
 }
@@ -91,6 +92,10 @@ func (w *Watermarks) AddPartition(p int32) {
 		w.parts[p] = &partitionWM{maxTs: MinWatermark, lastRecord: w.opts.Now()}
 	}
 }
+
+// Finish marks a partition of a bounded input as finished: it no longer
+// holds the task watermark back.
+func (w *Watermarks) Finish(p int32) { w.partition(p).finished = true }
 
 // RemovePartition forgets a partition (revoked by a rebalance).
 func (w *Watermarks) RemovePartition(p int32) { delete(w.parts, p) }
@@ -198,7 +203,7 @@ func (w *Watermarks) minOver(skip int32, _ bool) (int64, int) {
 	wm := MaxWatermark
 	active := 0
 	for p, pw := range w.parts {
-		if p == skip {
+		if p == skip || pw.finished {
 			continue
 		}
 		idle := now.Sub(pw.lastRecord) >= w.opts.IdleTimeout

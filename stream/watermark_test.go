@@ -102,3 +102,23 @@ func TestWatermarkFutureAndFloor(t *testing.T) {
 		t.Fatal("negative skew disables the check")
 	}
 }
+
+func TestWatermarkFinishedPartitionDoesNotHoldBack(t *testing.T) {
+	clk := &fakeClock{t: time.UnixMilli(10_000_000)}
+	w := NewWatermarks(WatermarkOptions{OutOfOrderness: time.Second, IdleTimeout: time.Hour, Now: clk.now}, nil, MinWatermark)
+	w.AddPartition(0)
+	w.AddPartition(1) // empty: never delivers
+	w.Touch(0)
+	w.Observe(0, 500_000)
+	if got := w.Advance(); got != MinWatermark {
+		t.Fatalf("an empty, unfinished partition holds the watermark: got %d", got)
+	}
+	w.Finish(1)
+	if got := w.Advance(); got != 498_999 {
+		t.Fatalf("a finished partition must not hold the watermark: got %d", got)
+	}
+	w.Finish(0)
+	if got := w.Advance(); got != 498_999 {
+		t.Fatalf("all finished: the watermark stays until End, got %d", got)
+	}
+}

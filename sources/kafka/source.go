@@ -440,6 +440,22 @@ func (s *Source) fetchErr(topic string, p int32, err error) error {
 	return fmt.Errorf("kafka: fetch %s/%d: %w", topic, p, err)
 }
 
+// FinishedPartitions returns the partitions of a bounded (StopAtEnd) read
+// that reached their end offset: they will deliver nothing more, so the
+// engine stops waiting for them when it computes the watermark
+// (stream.PartitionFinisher). Nil for an unbounded read.
+func (s *Source) FinishedPartitions() []int32 {
+	if len(s.done) == 0 {
+		return nil
+	}
+	out := make([]int32, 0, len(s.done))
+	for p := range s.done {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // build decodes fp into s.batch. It returns nil when fp holds nothing to
 // deliver: a partition no longer assigned, records already returned, or
 // records past a bounded partition's end.

@@ -471,3 +471,33 @@ func committed(t *testing.T, addrs []string, group string) map[int32]int64 {
 	}
 	return got
 }
+
+// TestFinishedPartitions: a bounded read reports an empty partition as
+// finished at once and a read one as soon as its end is delivered, so the
+// engine's watermark does not wait for them.
+func TestFinishedPartitions(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Options{})
+	c.CreateTopic(topic, 3, nil)
+	produceWorkload(t, c.Addrs(), topic, 2, 10, 0, nil) // partitions 0 and 1; 2 stays empty
+	src := newSource(t, kafka.Options{Brokers: c.Addrs(), Topic: topic, StopAtEnd: true})
+	open(t, src, nil)
+	if got := src.FinishedPartitions(); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("after Open: finished %v, want [2] (the empty partition)", got)
+	}
+	for {
+		if _, err := src.Next(context.Background()); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if got := src.FinishedPartitions(); len(got) != 3 {
+		t.Fatalf("at EOF: finished %v, want all three", got)
+	}
+	unbounded := newSource(t, kafka.Options{Brokers: c.Addrs(), Topic: topic})
+	open(t, unbounded, nil)
+	if got := unbounded.FinishedPartitions(); got != nil {
+		t.Fatalf("unbounded read reports finished partitions %v", got)
+	}
+}
