@@ -37,6 +37,8 @@ func cmdRun(ctx context.Context, args []string, s stdio) error {
 	fs.IntVar(&cfg.MaxBufferedKeys, "max-buffered-keys", 500_000, "pre-aggregated keys held in memory before a checkpoint (bounds memory)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", 4096, "records per source batch")
 	fs.BoolVar(&cfg.KafkaStopAtEnd, "kafka-stop-at-end", false, "Kafka: stop at the end offsets seen at start instead of running until stopped")
+	fs.StringVar(&cfg.KafkaOutput, "kafka-output", "", "also upsert rows into a compacted topic, kafka://HOST:PORT[,…]/TOPIC (e.g. …/das.sql-minute)")
+	fs.StringVar(&cfg.KafkaTransactionalID, "kafka-transactional-id", "", "make --kafka-output transactional with this stable, per-job id (default: at-least-once upserts)")
 	compression := fs.String("parquet-compression", "zstd", "compression of the minute files: zstd, snappy or none (das compact always writes zstd)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 (off by default)")
 	if err := fs.Parse(args[1:]); err != nil {

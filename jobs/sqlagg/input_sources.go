@@ -1,6 +1,12 @@
 package sqlagg
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/das-project/das/sinks"
+	kafkasink "github.com/das-project/das/sinks/kafka"
 	"github.com/das-project/das/sources"
 	"github.com/das-project/das/sources/kafka"
 	"github.com/das-project/das/stream"
@@ -22,4 +28,18 @@ func openKafka(uri string, cfg Config) (stream.Source[sources.Event], bool, erro
 		StopAtEnd: cfg.KafkaStopAtEnd,
 	})
 	return s, !cfg.KafkaStopAtEnd, err
+}
+
+// openKafkaOutput opens the compacted-topic sink named by cfg.KafkaOutput.
+func openKafkaOutput(ctx context.Context, cfg Config) (sinks.Sink, error) {
+	u, err := kafka.ParseURI(cfg.KafkaOutput)
+	if err != nil {
+		return nil, fmt.Errorf("sqlagg: kafka output: %w", err)
+	}
+	o := kafkasink.Options{Brokers: u.Brokers, Topic: u.Topic}
+	if cfg.KafkaTransactionalID != "" {
+		o.TransactionalID = cfg.KafkaTransactionalID
+		o.SpoolDir = filepath.Join(cfg.StateDir, "kafka-spool")
+	}
+	return kafkasink.New(ctx, o)
 }

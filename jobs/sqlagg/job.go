@@ -62,6 +62,14 @@ type Config struct {
 	MaxBufferedKeys int
 	// BatchSize is the records per source batch. Default 4096.
 	BatchSize int
+	// KafkaOutput, if set, also writes every row as an upsert to a
+	// compacted topic: kafka://HOST:PORT[,…]/TOPIC (e.g. …/das.sql-minute).
+	KafkaOutput string
+	// KafkaTransactionalID makes the Kafka output transactional: each
+	// checkpoint's rows become visible to read_committed readers at once,
+	// only after the checkpoint is durable. Must be stable across restarts
+	// and unique per job. Default "": at-least-once (idempotent upserts).
+	KafkaTransactionalID string
 	// Compression of the Parquet files. Default zstd.
 	Compression parquet.Compression
 	// KafkaStopAtEnd makes a Kafka input bounded at the end offsets seen at
@@ -175,6 +183,20 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 		}
 	}()
 
+	outs := []sinks.Sink{pq}
+	if cfg.KafkaOutput != "" {
+		ks, err := openKafkaOutput(ctx, cfg)
+		if err != nil {
+			return sum, err
+		}
+		defer func() {
+			if cerr := ks.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+		outs = append(outs, ks)
+	}
+
 	dl, err := operators.OpenDeadLetter(cfg.DeadLetter, cp.DeadLetterSize)
 	if err != nil {
 		return sum, err
@@ -191,7 +213,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	if cfg.Registerer != nil {
 		metrics = stream.NewMetrics(cfg.Registerer, func() float64 { return float64(store.SizeBytes()) })
 	}
-	task, err := stream.NewTask[sources.Event](store, cp, src, newMinuteOperator(win, dict, []sinks.Sink{pq}), dl,
+	task, err := stream.NewTask[sources.Event](store, cp, src, newMinuteOperator(win, dict, outs), dl,
 		stream.TaskOptions[sources.Event]{
 			Watermarks: stream.WatermarkOptions{
 				OutOfOrderness:  cfg.OutOfOrderness,
@@ -206,7 +228,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 			Raw:                    func(dst []byte, ev *sources.Event) []byte { return sources.AppendJSON(dst, ev) },
 			Metrics:                metrics,
 			Now:                    cfg.Now,
-		}, pq)
+		}, twoPhase(outs)...)
 	if err != nil {
 		return sum, err
 	}
@@ -218,4 +240,14 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	sum = Summary{Records: st.Records, Rows: st.Rows, Corrections: st.Corrections, DeadLettered: st.DeadLettered,
 		Checkpoints: st.Checkpoints, Watermark: st.Watermark, DeadLetter: cfg.DeadLetter, ParquetDir: cfg.ParquetDir}
 	return sum, runErr
+}
+
+// twoPhase lists the sinks as the task's two-phase participants, in the
+// order their pending output is recorded in the checkpoint.
+func twoPhase(outs []sinks.Sink) []stream.TwoPhaseSink {
+	tp := make([]stream.TwoPhaseSink, len(outs))
+	for i, o := range outs {
+		tp[i] = o
+	}
+	return tp
 }

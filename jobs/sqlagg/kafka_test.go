@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/das-project/das/internal/kafkatest"
+	"github.com/das-project/das/sinks"
+	kafkasink "github.com/das-project/das/sinks/kafka"
 	"github.com/das-project/das/sinks/parquet"
 	"github.com/das-project/das/sources"
 	"github.com/prometheus/client_golang/prometheus"
@@ -137,5 +139,57 @@ func TestKafkaLeadershipChangeAndRestart(t *testing.T) {
 	}
 	if sum.DeadLetteredTotal() != 0 {
 		t.Fatalf("dead-lettered %v", sum.DeadLettered)
+	}
+}
+
+// TestKafkaOutputMatchesParquet: with --kafka-output the compacted topic
+// holds, per key, the same highest-version row as the Parquet output, in
+// both the at-least-once and the transactional mode.
+func TestKafkaOutputMatchesParquet(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Options{Brokers: 1})
+	r := rand.New(rand.NewPCG(8, 8))
+	var lines []string
+	for i := 0; i < 3000; i++ {
+		ts := t0 + int64(i)*100 + r.Int64N(3000)
+		if i%50 == 0 {
+			ts -= 5 * 60_000 // late, within lateness: corrections
+		}
+		lines = append(lines, line(sources.Event{TsMs: ts, Instance: fmt.Sprintf("10.0.0.%d:3306", r.IntN(3)), DB: "db",
+			SQL: []byte(fmt.Sprintf("SELECT * FROM t%d WHERE id = %d", r.IntN(4), i)), LatencyUs: r.Int64N(1000)}))
+	}
+	in := writeLines(t, lines)
+	for _, txn := range []string{"", "das-sqlagg-test"} {
+		topic := "das.sql-minute" + txn
+		dir := t.TempDir()
+		cfg := Config{Input: in, StateDir: filepath.Join(dir, "state"), ParquetDir: filepath.Join(dir, "pq"),
+			KafkaOutput: c.URI(topic), KafkaTransactionalID: txn, CheckpointEveryRecords: 500, BatchSize: 100}
+		sum, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Corrections == 0 {
+			t.Fatalf("txn %q: the workload should produce corrections", txn)
+		}
+		want, err := parquet.ReadLatest(cfg.ParquetDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []sinks.MinuteRow
+		for _, rec := range kafkatest.ReadAll(t, c.Addrs(), topic) {
+			row, err := kafkasink.DecodeRecord(rec.Key, rec.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, row)
+		}
+		got := sinks.LatestByKey(rows)
+		if len(got) != len(want) {
+			t.Fatalf("txn %q: %d keys in Kafka, %d in Parquet", txn, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("txn %q: row %d differs:\nkafka   %+v\nparquet %+v", txn, i, got[i], want[i])
+			}
+		}
 	}
 }
