@@ -60,6 +60,10 @@ type TaskOptions[T any] struct {
 	Raw func(dst []byte, item *T) []byte
 	// Metrics, if non-nil, receives the task's metrics.
 	Metrics *Metrics
+	// OpenTimeout bounds how long opening the source may take (connecting,
+	// authenticating, reading metadata); a broker that refuses the
+	// credentials otherwise looks like one that is slow. Default 30s.
+	OpenTimeout time.Duration
 	// Now is the wall clock for checkpoint scheduling. Default time.Now.
 	Now func() time.Time
 }
@@ -111,6 +115,9 @@ func NewTask[T any](store *state.Store, cp *state.Checkpoint, src Source[T], op 
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.OpenTimeout <= 0 {
+		opts.OpenTimeout = 30 * time.Second
 	}
 	if opts.Watermarks.Now == nil {
 		opts.Watermarks.Now = opts.Now
@@ -166,7 +173,14 @@ func (t *Task[T]) Recover() error {
 // so far, then Run returns nil). Any error leaves the store at its last
 // checkpoint; the task must not be reused after an error.
 func (t *Task[T]) Run(ctx context.Context) error {
-	if err := t.src.Open(ctx, t.offsets); err != nil {
+	octx, cancel := context.WithTimeout(ctx, t.opts.OpenTimeout)
+	err := t.src.Open(octx, t.offsets)
+	timedOut := octx.Err() != nil && ctx.Err() == nil
+	cancel()
+	if err != nil {
+		if timedOut {
+			return fmt.Errorf("stream: open source: not ready within %v (check its address, TLS and credentials): %w", t.opts.OpenTimeout, err)
+		}
 		return fmt.Errorf("stream: open source: %w", err)
 	}
 	t.wms = NewWatermarks(t.opts.Watermarks, t.cp.MaxEventTime, t.cp.Watermark)

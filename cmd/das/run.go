@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/das-project/das/jobs/sqlagg"
 	"github.com/das-project/das/sinks/parquet"
+	"github.com/das-project/das/sources/kafka"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -34,11 +37,20 @@ func cmdRun(ctx context.Context, args []string, s stdio) error {
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 30*time.Second, "Kafka: a partition silent this long stops holding the watermark back")
 	fs.DurationVar(&cfg.FutureSkew, "future-skew", 10*time.Minute, "events stamped further ahead of the wall clock are dead-lettered (reason future)")
 	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", 5*time.Second, "time between checkpoints (output latency)")
+	fs.DurationVar(&cfg.OpenTimeout, "open-timeout", 30*time.Second, "how long connecting to the input may take before das gives up with an error")
 	fs.IntVar(&cfg.MaxBufferedKeys, "max-buffered-keys", 500_000, "pre-aggregated keys held in memory before a checkpoint (bounds memory)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", 4096, "records per source batch")
 	fs.BoolVar(&cfg.KafkaStopAtEnd, "kafka-stop-at-end", false, "Kafka: stop at the end offsets seen at start instead of running until stopped")
 	fs.StringVar(&cfg.KafkaOutput, "kafka-output", "", "also upsert rows into a compacted topic, kafka://HOST:PORT[,…]/TOPIC (e.g. …/das.sql-minute)")
 	fs.StringVar(&cfg.KafkaTransactionalID, "kafka-transactional-id", "", "make --kafka-output transactional with this stable, per-job id (default: at-least-once upserts)")
+	tlsCA := fs.String("kafka-tls-ca", "", "Kafka: CA certificate (PEM) to verify brokers; enables TLS")
+	tlsCert := fs.String("kafka-tls-cert", "", "Kafka: client certificate (PEM) for mutual TLS; enables TLS")
+	tlsKey := fs.String("kafka-tls-key", "", "Kafka: client key (PEM) for --kafka-tls-cert")
+	tlsName := fs.String("kafka-tls-server-name", "", "Kafka: TLS server name to verify (default: the broker host)")
+	tlsOn := fs.Bool("kafka-tls", false, "Kafka: use TLS with the system CAs")
+	saslMech := fs.String("kafka-sasl-mechanism", "", "Kafka: SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	saslUser := fs.String("kafka-sasl-user", "", "Kafka: SASL user")
+	saslPassFile := fs.String("kafka-sasl-password-file", "", "Kafka: file holding the SASL password (never pass it on the command line)")
 	compression := fs.String("parquet-compression", "zstd", "compression of the minute files: zstd, snappy or none (das compact always writes zstd)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 (off by default)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -58,6 +70,27 @@ func cmdRun(ctx context.Context, args []string, s stdio) error {
 	default:
 		fmt.Fprintf(s.err, "das run sqlagg: --parquet-compression %q: want zstd, snappy or none\n", *compression)
 		return errUsage
+	}
+	if *tlsOn || *tlsCA != "" || *tlsCert != "" || *tlsName != "" {
+		c, err := kafka.TLSFiles(*tlsCA, *tlsCert, *tlsKey, *tlsName)
+		if err != nil {
+			return err
+		}
+		cfg.KafkaTLS = c
+	}
+	if *saslMech != "" {
+		if *saslPassFile == "" {
+			return errors.New("--kafka-sasl-mechanism needs --kafka-sasl-password-file")
+		}
+		pass, err := os.ReadFile(*saslPassFile)
+		if err != nil {
+			return fmt.Errorf("--kafka-sasl-password-file: %w", err)
+		}
+		m, err := kafka.SASL(*saslMech, *saslUser, strings.TrimRight(string(pass), "\r\n"))
+		if err != nil {
+			return err
+		}
+		cfg.KafkaSASL = m
 	}
 	if cfg.AllowedLateness == 0 {
 		cfg.AllowedLateness = -1 // the flag's 0 means no lateness

@@ -26,6 +26,8 @@ func openKafka(uri string, cfg Config) (stream.Source[sources.Event], bool, erro
 		Assign:    u.Assign,
 		Start:     u.Start,
 		StopAtEnd: cfg.KafkaStopAtEnd,
+		TLS:       cfg.KafkaTLS,
+		SASL:      cfg.KafkaSASL,
 	})
 	return s, !cfg.KafkaStopAtEnd, err
 }
@@ -36,7 +38,7 @@ func openKafkaOutput(ctx context.Context, cfg Config) (sinks.Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlagg: kafka output: %w", err)
 	}
-	o := kafkasink.Options{Brokers: u.Brokers, Topic: u.Topic}
+	o := kafkasink.Options{Brokers: u.Brokers, Topic: u.Topic, TLS: cfg.KafkaTLS, SASL: cfg.KafkaSASL}
 	if cfg.KafkaTransactionalID != "" {
 		o.TransactionalID = cfg.KafkaTransactionalID
 		o.SpoolDir = filepath.Join(cfg.StateDir, "kafka-spool")

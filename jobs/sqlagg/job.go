@@ -17,6 +17,7 @@ package sqlagg
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +32,7 @@ import (
 	"github.com/das-project/das/stream"
 	"github.com/das-project/das/windows"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // Config configures the job. Zero values take the stated defaults.
@@ -56,6 +58,8 @@ type Config struct {
 	FutureSkew time.Duration
 	// CheckpointInterval between checkpoints. Default 5s.
 	CheckpointInterval time.Duration
+	// OpenTimeout bounds connecting to the input. Default 30s.
+	OpenTimeout time.Duration
 	// CheckpointEveryRecords also checkpoints every N records (0 = off).
 	CheckpointEveryRecords int64
 	// MaxBufferedKeys bounds pre-aggregated keys in memory. Default 500,000.
@@ -70,6 +74,10 @@ type Config struct {
 	// only after the checkpoint is durable. Must be stable across restarts
 	// and unique per job. Default "": at-least-once (idempotent upserts).
 	KafkaTransactionalID string
+	// KafkaTLS and KafkaSASL secure every Kafka connection of the job (input
+	// and output). Default nil: plaintext, no authentication.
+	KafkaTLS  *tls.Config
+	KafkaSASL sasl.Mechanism
 	// Compression of the Parquet files. Default zstd.
 	Compression parquet.Compression
 	// KafkaStopAtEnd makes a Kafka input bounded at the end offsets seen at
@@ -224,6 +232,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 			},
 			CheckpointInterval:     cfg.CheckpointInterval,
 			CheckpointEveryRecords: cfg.CheckpointEveryRecords,
+			OpenTimeout:            cfg.OpenTimeout,
 			EventTime:              func(ev *sources.Event) int64 { return ev.TsMs },
 			Raw:                    func(dst []byte, ev *sources.Event) []byte { return sources.AppendJSON(dst, ev) },
 			Metrics:                metrics,
