@@ -53,7 +53,7 @@ type MinuteRow struct {
 	RowsExaminedSum    int64  `parquet:"rows_examined_sum" json:"rows_examined_sum"`      // rows
 	RowsAffectedSum    int64  `parquet:"rows_affected_sum" json:"rows_affected_sum"`      // rows
 	Errors             int64  `parquet:"errors" json:"errors"`                            // statements with err_code != 0
-	SampleSQL          string `parquet:"sample_sql" json:"sample_sql"`                    // one statement, literals redacted, truncated
+	SampleSQL          string `parquet:"sample_sql,dict" json:"sample_sql"`               // one statement, literals redacted, truncated
 }
 
 // MinuteMs is the length of the aggregation window in milliseconds.

@@ -45,7 +45,7 @@ var columns = []struct {
 	{"rows_examined_sum", apq.Types.Int64, "Int(bitWidth=64, isSigned=true)", false, arrow.PrimitiveTypes.Int64},
 	{"rows_affected_sum", apq.Types.Int64, "Int(bitWidth=64, isSigned=true)", false, arrow.PrimitiveTypes.Int64},
 	{"errors", apq.Types.Int64, "Int(bitWidth=64, isSigned=true)", false, arrow.PrimitiveTypes.Int64},
-	{"sample_sql", apq.Types.ByteArray, "String", false, arrow.BinaryTypes.String},
+	{"sample_sql", apq.Types.ByteArray, "String", true, arrow.BinaryTypes.String},
 }
 
 // writeOne commits one epoch of rows and returns the path of its file.
