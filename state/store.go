@@ -213,7 +213,7 @@ func (v *valueMerger) Finish(bool) ([]byte, io.Closer, error) {
 // library code does not print. Fatal errors still panic as Pebble expects.
 type quietLogger struct{}
 
-func (quietLogger) Infof(string, ...interface{}) {}
+func (quietLogger) Infof(string, ...interface{})  {}
 func (quietLogger) Errorf(string, ...interface{}) {}
 func (quietLogger) Fatalf(format string, args ...interface{}) {
 	panic(fmt.Sprintf("BUG: pebble fatal: "+format, args...))

@@ -142,7 +142,7 @@ func (w *Watermarks) Advance() int64 {
 	if w.ended {
 		return MaxWatermark
 	}
-	wm, active := w.minOver(-1, true)
+	wm, active := w.minOver(-1)
 	if active == 0 {
 		// Every partition idle and no wall clock to follow: keep the
 		// watermark where it is (event time only).
@@ -159,7 +159,7 @@ func (w *Watermarks) Advance() int64 {
 // were recomputed after every record, so that results do not depend on how
 // records were split into batches.
 func (w *Watermarks) Tracker(p int32) RecordWatermark {
-	others, _ := w.minOver(p, false)
+	others, _ := w.minOver(p)
 	return RecordWatermark{w: w, others: others, cur: w.cur, p: w.partition(p)}
 }
 
@@ -198,7 +198,7 @@ func (w *Watermarks) partition(p int32) *partitionWM {
 // minOver returns the minimum watermark over partitions other than skip
 // and how many partitions took part; idle partitions are left out or,
 // when following the wall clock, contribute it.
-func (w *Watermarks) minOver(skip int32, _ bool) (int64, int) {
+func (w *Watermarks) minOver(skip int32) (int64, int) {
 	now := w.opts.Now()
 	wm := MaxWatermark
 	active := 0
