@@ -125,20 +125,7 @@ func New(r io.Reader, name string, opts Options) (*Source, error) {
 		return nil, err
 	}
 	s := newSource(name, opts)
-	used := false
-	s.open = func() (io.Reader, io.Closer, error) {
-		if used {
-			sk, ok := r.(io.Seeker)
-			if !ok {
-				return nil, nil, fmt.Errorf("arrowipc: %s: cannot reopen a reader that is not an io.Seeker", name)
-			}
-			if _, err := sk.Seek(0, io.SeekStart); err != nil {
-				return nil, nil, fmt.Errorf("arrowipc: %s: %w", name, err)
-			}
-		}
-		used = true
-		return r, nil, nil
-	}
+	s.open = sources.Rewinder(r, "arrowipc", name)
 	return s, nil
 }
 
