@@ -100,15 +100,6 @@ func (w *Watermarks) Finish(p int32) { w.partition(p).finished = true }
 // RemovePartition forgets a partition (revoked by a rebalance).
 func (w *Watermarks) RemovePartition(p int32) { delete(w.parts, p) }
 
-// IsFuture reports whether event time ts is too far ahead of the wall clock
-// to be trusted. Such an event must be dead-lettered, not observed.
-func (w *Watermarks) IsFuture(ts int64) bool {
-	if w.opts.FutureSkew < 0 {
-		return false
-	}
-	return ts > w.opts.Now().Add(w.opts.FutureSkew).UnixMilli()
-}
-
 // FutureLimit returns the largest event time not considered future now;
 // read it once per batch rather than the clock once per record.
 func (w *Watermarks) FutureLimit() int64 {
@@ -116,15 +107,6 @@ func (w *Watermarks) FutureLimit() int64 {
 		return MaxWatermark
 	}
 	return w.opts.Now().Add(w.opts.FutureSkew).UnixMilli()
-}
-
-// Observe records an accepted event of partition p with event time ts.
-// It does not recompute the task watermark; call Advance after the batch.
-func (w *Watermarks) Observe(p int32, ts int64) {
-	pw := w.partition(p)
-	if ts > pw.maxTs {
-		pw.maxTs = ts
-	}
 }
 
 // Touch records that partition p delivered records (even only rejected

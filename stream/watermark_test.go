@@ -25,7 +25,7 @@ func TestWatermarkBoundedOutOfOrderness(t *testing.T) {
 		{50_000, 104_999},
 	} {
 		w.Touch(0)
-		w.Observe(0, c.ts)
+		observe(w, 0, c.ts)
 		if got := w.Advance(); got != c.want {
 			t.Fatalf("after ts %d: watermark %d want %d", c.ts, got, c.want)
 		}
@@ -38,19 +38,19 @@ func TestWatermarkMinOverPartitionsAndIdleness(t *testing.T) {
 	w.AddPartition(0)
 	w.AddPartition(1)
 	w.Touch(0)
-	w.Observe(0, 500_000)
+	observe(w, 0, 500_000)
 	if got := w.Advance(); got != MinWatermark {
 		t.Fatalf("partition 1 has no data and is not idle yet: watermark %d", got)
 	}
 	w.Touch(1)
-	w.Observe(1, 300_000)
+	observe(w, 1, 300_000)
 	if got := w.Advance(); got != 298_999 {
 		t.Fatalf("min over partitions: %d", got)
 	}
 	// Partition 1 goes quiet: after the idle timeout it stops holding 0 back.
 	clk.add(20 * time.Second)
 	w.Touch(0)
-	w.Observe(0, 520_000)
+	observe(w, 0, 520_000)
 	if got := w.Advance(); got != 298_999 {
 		t.Fatalf("not idle yet: %d", got)
 	}
@@ -71,7 +71,7 @@ func TestWatermarkFollowsWallClockWhenIdle(t *testing.T) {
 	w := NewWatermarks(WatermarkOptions{OutOfOrderness: 5 * time.Second, IdleTimeout: 10 * time.Second, FollowWallClock: true, Now: clk.now}, nil, MinWatermark)
 	w.AddPartition(0)
 	w.Touch(0)
-	w.Observe(0, ms(clk.t)-1000)
+	observe(w, 0, ms(clk.t)-1000)
 	if got, want := w.Advance(), ms(clk.t)-1000-5000-1; got != want {
 		t.Fatalf("got %d want %d", got, want)
 	}
@@ -84,10 +84,10 @@ func TestWatermarkFollowsWallClockWhenIdle(t *testing.T) {
 func TestWatermarkFutureAndFloor(t *testing.T) {
 	clk := &fakeClock{t: time.UnixMilli(10_000_000)}
 	w := NewWatermarks(WatermarkOptions{FutureSkew: time.Minute, Now: clk.now}, map[int32]int64{0: 5_000_000}, 9_000_000)
-	if w.IsFuture(ms(clk.t) + 60_000) {
+	if ms(clk.t)+60_000 > w.FutureLimit() {
 		t.Fatal("exactly at the skew is not future")
 	}
-	if !w.IsFuture(ms(clk.t) + 60_001) {
+	if ms(clk.t)+60_001 <= w.FutureLimit() {
 		t.Fatal("beyond the skew is future")
 	}
 	if got := w.Advance(); got != 9_000_000 {
@@ -98,7 +98,7 @@ func TestWatermarkFutureAndFloor(t *testing.T) {
 		t.Fatal("end of input")
 	}
 	off := NewWatermarks(WatermarkOptions{FutureSkew: -1, Now: clk.now}, nil, MinWatermark)
-	if off.IsFuture(1 << 62) {
+	if 1<<62 > off.FutureLimit() {
 		t.Fatal("negative skew disables the check")
 	}
 }
@@ -109,7 +109,7 @@ func TestWatermarkFinishedPartitionDoesNotHoldBack(t *testing.T) {
 	w.AddPartition(0)
 	w.AddPartition(1) // empty: never delivers
 	w.Touch(0)
-	w.Observe(0, 500_000)
+	observe(w, 0, 500_000)
 	if got := w.Advance(); got != MinWatermark {
 		t.Fatalf("an empty, unfinished partition holds the watermark: got %d", got)
 	}
@@ -121,4 +121,10 @@ func TestWatermarkFinishedPartitionDoesNotHoldBack(t *testing.T) {
 	if got := w.Advance(); got != 498_999 {
 		t.Fatalf("all finished: the watermark stays until End, got %d", got)
 	}
+}
+
+// observe accepts one event of partition p the way the task does.
+func observe(w *Watermarks, p int32, ts int64) {
+	tr := w.Tracker(p)
+	tr.Observe(ts)
 }
