@@ -408,11 +408,6 @@ func (w *WindowAggregate[T, A]) spill(b *pebble.Batch, st *WindowStats) error {
 	return nil
 }
 
-// Combine is the state.Combine for this operator's NSPartial namespace.
-func (w *WindowAggregate[T, A]) Combine(dst, older, newer []byte) ([]byte, error) {
-	return CombineFunc(w.agg)(dst, older, newer)
-}
-
 // CombineFunc returns the state.Combine for partials of agg, to register
 // in state.Options.Combiners[state.NSPartial] before opening the store.
 // Pebble calls it from compactions concurrently with reads, so it keeps no
