@@ -23,12 +23,11 @@ type windowAcc[A any] struct {
 // are read from the store.
 func (w *WindowAggregate[T, A]) emitWindows(oldFired int64, emit Emit[A], st *WindowStats) error {
 	defer w.clearCur()
-	slide := w.sliding.Slide()
 
 	// Window ends to fire: every window containing a pane that exists.
 	ends := map[int64]bool{}
 	addEnds := func(p int64) {
-		for e := p; e <= p+w.span; e += slide {
+		for _, e := range w.sliding.WindowEnds(p) {
 			if e > oldFired && e <= w.firedUpTo {
 				ends[e] = true
 			}
@@ -80,7 +79,7 @@ func (w *WindowAggregate[T, A]) emitWindows(oldFired int64, emit Emit[A], st *Wi
 	}
 	redo := map[wk]bool{}
 	for _, t := range w.touched {
-		for e := t.end; e <= t.end+w.span; e += slide {
+		for _, e := range w.sliding.WindowEnds(t.end) {
 			if e <= oldFired && e-w.span > w.purgedUpTo {
 				redo[wk{e, t.key}] = true
 			}

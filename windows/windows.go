@@ -46,10 +46,8 @@ func (t Tumbling) Start(ts int64) int64 {
 // End returns the (exclusive) end of the window containing ts.
 func (t Tumbling) End(ts int64) int64 { return t.Start(ts) + t.size }
 
-// Fires reports whether the window ending at end is complete at watermark wm.
-func Fires(end, wm int64) bool { return end-1 <= wm }
-
-// FireLimit returns the largest window end that is complete at wm.
+// FireLimit returns the largest window end that is complete at wm: a
+// window fires once wm reaches its maxTimestamp, end − 1.
 func FireLimit(wm int64) int64 {
 	if wm == 1<<63-1 {
 		return wm

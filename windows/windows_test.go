@@ -44,8 +44,8 @@ func TestFireAndLateness(t *testing.T) {
 		{math.MinInt64, 0, false, false},
 		{math.MaxInt64, math.MaxInt64 / 2, true, true},
 	} {
-		if got := Fires(end, c.wm); got != c.fires {
-			t.Errorf("Fires(end, %d) = %v", c.wm, got)
+		if got := end <= FireLimit(c.wm); got != c.fires {
+			t.Errorf("window ending %d complete at %d: %v", end, c.wm, got)
 		}
 		if got := TooLate(end, c.lateness, c.wm); got != c.toLate {
 			t.Errorf("TooLate(end, %d, %d) = %v", c.lateness, c.wm, got)
