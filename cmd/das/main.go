@@ -32,12 +32,15 @@ var errUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
+		"agent":       {"ship SQL events from a slow log, capture or performance_schema to Kafka", cmdAgent},
 		"compact":     {"merge committed minute Parquet files into hourly files", cmdCompact},
+		"detect":      {"score a CSV time series with the online anomaly detectors", cmdDetect},
 		"demo":        {"run sqlagg end to end on embedded defaults (in-process Kafka, generated workload)", cmdDemo},
 		"fingerprint": {"print template_id<TAB>template for each SQL line", cmdFingerprint},
 		"gen":         {"generate a deterministic SQL event workload", cmdGen},
 		"run":         {"run a job: das run sqlagg --input … --state DIR --parquet DIR", cmdRun},
 		"leaf":        {"distributed ID service: serve, init, tag add", cmdLeaf},
+		"report":      {"rank SQL templates over a time range of minute aggregates (pt-query-digest style)", cmdReport},
 	}
 }
 

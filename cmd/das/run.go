@@ -29,6 +29,8 @@ func cmdRun(ctx context.Context, args []string, s stdio) error {
 	fs.SetOutput(s.err)
 	var cfg sqlagg.Config
 	fs.StringVar(&cfg.Input, "input", "", "events: PATH or file:PATH (JSON lines), arrow:PATH (Arrow IPC), kafka://HOST:PORT[,…]/TOPIC")
+	fs.StringVar(&cfg.Instance, "instance", "", "slowlog:/pcap: inputs: the instance ip:port the statements ran on (default: the log's host name, the capture's server address)")
+	fs.IntVar(&cfg.MySQLPort, "port", 3306, "pcap: input: the MySQL server port in the capture")
 	fs.StringVar(&cfg.StateDir, "state", "", "state directory (Pebble); re-use it to resume")
 	fs.StringVar(&cfg.ParquetDir, "parquet", "", "output directory for committed minute-aggregate Parquet files")
 	fs.StringVar(&cfg.DeadLetter, "dead-letter", "", "dead-letter file, one JSON line per rejected record (default STATE/dead-letter.jsonl)")

@@ -27,9 +27,13 @@ func openInput(cfg Config) (src stream.Source[sources.Event], live bool, err err
 		return openArrow(rest, cfg)
 	case "kafka":
 		return openKafka(in, cfg)
-	case "slowlog", "pcap", "iface", "perfschema":
-		return nil, false, fmt.Errorf("sqlagg: input %q: the %s source is not built yet (see the collection issue); convert to JSON lines", in, scheme)
+	case "slowlog":
+		return openSlowlog(rest, cfg)
+	case "pcap":
+		return openPcap(rest, cfg)
+	case "iface", "perfschema":
+		return nil, false, fmt.Errorf("sqlagg: input %q: %s is an agent input (das agent --input %s:…), not a job input", in, scheme, scheme)
 	default:
-		return nil, false, fmt.Errorf("sqlagg: input %q: unknown scheme %q (want a path, file:PATH, arrow:PATH or kafka://HOST:PORT/TOPIC)", in, scheme)
+		return nil, false, fmt.Errorf("sqlagg: input %q: unknown scheme %q (want a path, file:PATH, arrow:PATH, slowlog:PATH, pcap:PATH or kafka://HOST:PORT/TOPIC)", in, scheme)
 	}
 }

@@ -40,6 +40,12 @@ type Config struct {
 	// Input names the events: a path or file:PATH (JSON lines),
 	// arrow:PATH (Arrow IPC), kafka://HOST:PORT[,…]/TOPIC. Required.
 	Input string
+	// Instance names the MySQL instance ("ip:port") for inputs that do not
+	// carry one (slowlog:, pcap: without a server address). Default: the
+	// input's own notion (a slow log's host name, a capture's server address).
+	Instance string
+	// MySQLPort is the server port a pcap: input treats as MySQL. Default 3306.
+	MySQLPort int
 	// StateDir holds the Pebble state. Required.
 	StateDir string
 	// ParquetDir receives the committed minute-aggregate files. Required.

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+func cmdAgent(ctx context.Context, args []string, s stdio) error {
+	return errors.New("das agent: not built yet")
+}
