@@ -79,7 +79,20 @@ type Config struct {
 	// Period is the seasonal period in points; 0 = detect it (from the
 	// interval and the data), -1 = no seasonality.
 	Period int
+	// Warmup is the number of points a detector sees before it may report
+	// Anomalous; 0 = DefaultWarmup. Allowed range 1..750. A caller that
+	// knows it scores a short file of n points passes about 15% of n so the
+	// first alert can come early; a detector never alerts before it has
+	// Warmup points, and never because its history is short.
+	Warmup int
 }
+
+// DefaultWarmup is the warm-up, in points, when Config.Warmup is 0.
+const DefaultWarmup = 120
+
+// MaxWarmup is the largest Config.Warmup: alerts are always possible after
+// this many points.
+const MaxWarmup = 750
 
 // Factory builds a detector from a config.
 type Factory func(cfg Config) (Detector, error)
