@@ -1,8 +1,12 @@
 package sources
 
 import (
+	"encoding/base64"
 	"math"
+	"slices"
 	"strconv"
+
+	"github.com/das-project/das/internal/sketch"
 
 	"github.com/valyala/fastjson"
 )
@@ -48,7 +52,7 @@ func (e *DecodeError) Error() string {
 // Fields is a set of Event fields, as named in the data contract. It selects
 // which fields AppendJSONFields writes (and which columns an Arrow writer
 // leaves null).
-type Fields uint16
+type Fields uint32
 
 // The fields of an Event, in the order of the data contract.
 const (
@@ -63,8 +67,21 @@ const (
 	FieldRowsExamined
 	FieldRowsAffected
 	FieldErrCode
+	// The fields das agent adds (Event's doc); never required.
+	FieldSrc
+	FieldSeq
+	FieldTemplateID
+	FieldCount
+	FieldLatencyMaxUs
+	FieldErrors
+	FieldLatencySketch
 
-	// AllFields is every field of an Event.
+	// AgentFields are the optional fields das agent adds.
+	AgentFields = FieldSrc | FieldSeq | FieldTemplateID | FieldCount | FieldLatencyMaxUs |
+		FieldErrors | FieldLatencySketch
+
+	// AllFields is every field of the SQL event contract (DESIGN.md), the
+	// ones every source fills; AgentFields come on top.
 	AllFields = FieldTsMs | FieldInstance | FieldDB | FieldUser | FieldSQL |
 		FieldLatencyUs | FieldLockUs | FieldRowsSent | FieldRowsExamined |
 		FieldRowsAffected | FieldErrCode
@@ -77,6 +94,40 @@ const (
 var FieldNames = [...]string{
 	"ts_ms", "instance", "db", "user", "sql", "latency_us", "lock_us",
 	"rows_sent", "rows_examined", "rows_affected", "err_code",
+	"src", "seq", "template_id", "count", "latency_max_us", "errors", "latency_sketch",
+}
+
+// IsBytes reports whether field f holds a string or bytes (as opposed to
+// an integer) in JSON and Arrow.
+func IsBytes(f Fields) bool {
+	return f&(FieldInstance|FieldDB|FieldUser|FieldSQL|FieldSrc|FieldTemplateID|FieldLatencySketch) != 0
+}
+
+// present returns the agent fields ev carries (non-zero).
+func (ev *Event) present() Fields {
+	var f Fields
+	if ev.Src != "" {
+		f |= FieldSrc
+	}
+	if ev.Seq != 0 {
+		f |= FieldSeq
+	}
+	if ev.TemplateID != 0 {
+		f |= FieldTemplateID
+	}
+	if ev.Count != 0 {
+		f |= FieldCount
+	}
+	if ev.LatencyMaxUs != 0 {
+		f |= FieldLatencyMaxUs
+	}
+	if ev.Errors != 0 {
+		f |= FieldErrors
+	}
+	if len(ev.LatencySketch) != 0 {
+		f |= FieldLatencySketch
+	}
+	return f
 }
 
 // Check validates an Event built by a source that does not go through the
@@ -103,6 +154,51 @@ func Check(ev *Event) error {
 	}
 	if ev.ErrCode < 0 {
 		return negative("err_code", int64(ev.ErrCode))
+	}
+	return checkAgent(ev)
+}
+
+// Reasons for inconsistent agent fields.
+const (
+	// ReasonInvalidPartial: a partial aggregate (count > 0) whose errors
+	// exceed its count, whose latency_max_us exceeds latency_us (the sum),
+	// or whose sketch does not decode or does not hold count values; or
+	// partial-only fields on a record without count.
+	ReasonInvalidPartial = "invalid:partial"
+)
+
+func checkAgent(ev *Event) error {
+	for _, f := range [...]struct {
+		v    int64
+		name string
+	}{{ev.Seq, "seq"}, {ev.Count, "count"}, {ev.LatencyMaxUs, "latency_max_us"}, {ev.Errors, "errors"}} {
+		if f.v < 0 {
+			return negative(f.name, f.v)
+		}
+	}
+	if ev.Count == 0 {
+		if ev.LatencyMaxUs != 0 || ev.Errors != 0 || len(ev.LatencySketch) != 0 {
+			return &DecodeError{Reason: ReasonInvalidPartial, Detail: "latency_max_us, errors or latency_sketch without count"}
+		}
+		return nil
+	}
+	switch {
+	case ev.Errors > ev.Count:
+		return &DecodeError{Reason: ReasonInvalidPartial, Detail: "errors " + strconv.FormatInt(ev.Errors, 10) + " > count " + strconv.FormatInt(ev.Count, 10)}
+	case ev.LatencyMaxUs > ev.LatencyUs:
+		return &DecodeError{Reason: ReasonInvalidPartial, Detail: "latency_max_us above the latency sum"}
+	}
+	if len(ev.LatencySketch) != 0 {
+		var sk sketch.Sketch
+		n, err := sk.Decode(ev.LatencySketch)
+		switch {
+		case err != nil:
+			return &DecodeError{Reason: ReasonInvalidPartial, Detail: "latency_sketch: " + err.Error()}
+		case n != len(ev.LatencySketch):
+			return &DecodeError{Reason: ReasonInvalidPartial, Detail: "latency_sketch: trailing bytes"}
+		case sk.Count() != uint64(ev.Count):
+			return &DecodeError{Reason: ReasonInvalidPartial, Detail: "latency_sketch holds " + strconv.FormatUint(sk.Count(), 10) + " values, count is " + strconv.FormatInt(ev.Count, 10)}
+		}
 	}
 	return nil
 }
@@ -136,9 +232,10 @@ func negative(field string, v int64) *DecodeError {
 // beyond that they are allocated per record), and SQL points into the
 // decoder's memory.
 type Decoder struct {
-	p   fastjson.Parser
-	str Interner
-	sql []byte // the fast path's copy of the last record's sql
+	p      fastjson.Parser
+	str    Interner
+	sql    []byte // the fast path's copy of the last record's sql
+	sketch []byte // the last record's decoded latency_sketch
 }
 
 // MaxInterned bounds a Decoder's interned Instance/DB/User strings.
@@ -227,6 +324,36 @@ func (d *Decoder) decodeSlow(raw []byte, ev *Event) error {
 			var c int64
 			c, derr = intField(v, "err_code", math.MaxInt32)
 			ev.ErrCode = int32(c)
+		case "src":
+			f = FieldSrc
+			var b []byte
+			b, derr = strField(v, "src")
+			ev.Src = d.str.Get(b)
+		case "seq":
+			f = FieldSeq
+			ev.Seq, derr = intField(v, "seq", math.MaxInt64)
+		case "template_id":
+			f = FieldTemplateID
+			var b []byte
+			if b, derr = strField(v, "template_id"); derr == nil {
+				ev.TemplateID, derr = parseTemplateID(b)
+			}
+		case "count":
+			f = FieldCount
+			ev.Count, derr = intField(v, "count", math.MaxInt64)
+		case "latency_max_us":
+			f = FieldLatencyMaxUs
+			ev.LatencyMaxUs, derr = intField(v, "latency_max_us", math.MaxInt64)
+		case "errors":
+			f = FieldErrors
+			ev.Errors, derr = intField(v, "errors", math.MaxInt64)
+		case "latency_sketch":
+			f = FieldLatencySketch
+			var b []byte
+			if b, derr = strField(v, "latency_sketch"); derr == nil {
+				d.sketch, derr = decodeBase64(d.sketch[:0], b)
+				ev.LatencySketch = d.sketch
+			}
 		default:
 			return
 		}
@@ -243,7 +370,50 @@ func (d *Decoder) decodeSlow(raw []byte, ev *Event) error {
 	case seen&FieldSQL == 0:
 		return &DecodeError{Reason: ReasonMissingSQL}
 	}
+	if seen&AgentFields != 0 {
+		if err := checkAgent(ev); err != nil {
+			return err.(*DecodeError)
+		}
+	}
 	return nil
+}
+
+// parseTemplateID parses the 16 lower- or upper-case hex digits of a
+// template_id. Zero is not a valid id.
+func parseTemplateID(b []byte) (uint64, *DecodeError) {
+	if len(b) != 16 {
+		return 0, &DecodeError{Reason: "invalid:template_id", Detail: "template_id must be 16 hex digits"}
+	}
+	var id uint64
+	for _, c := range b {
+		var v byte
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			return 0, &DecodeError{Reason: "invalid:template_id", Detail: "template_id must be 16 hex digits"}
+		}
+		id = id<<4 | uint64(v)
+	}
+	if id == 0 {
+		return 0, &DecodeError{Reason: "invalid:template_id", Detail: "template_id 0"}
+	}
+	return id, nil
+}
+
+// decodeBase64 appends the standard base64 (padded) decoding of b to dst.
+func decodeBase64(dst, b []byte) ([]byte, *DecodeError) {
+	n := base64.StdEncoding.DecodedLen(len(b))
+	dst = slices.Grow(dst, n)[:len(dst)+n]
+	m, err := base64.StdEncoding.Decode(dst[len(dst)-n:], b)
+	if err != nil {
+		return nil, &DecodeError{Reason: "invalid:latency_sketch", Detail: "latency_sketch: " + err.Error()}
+	}
+	return dst[:len(dst)-n+m], nil
 }
 
 func strField(v *fastjson.Value, name string) ([]byte, *DecodeError) {
@@ -335,8 +505,11 @@ func (in *Interner) Get(b []byte) string {
 // invalid bytes with U+FFFD. There is no JSON escape that carries a raw
 // byte (\u00ff is the code point ÿ, two bytes in UTF-8), so this is the only
 // lossless choice that keeps sql a JSON string.
+//
+// The agent fields (AgentFields) are written after the contract fields
+// when they are not zero.
 func AppendJSON(dst []byte, ev *Event) []byte {
-	return AppendJSONFields(dst, ev, AllFields)
+	return AppendJSONFields(dst, ev, AllFields|ev.present())
 }
 
 // AppendJSONFields is AppendJSON writing only the fields in present. The
@@ -378,6 +551,24 @@ func AppendJSONFields(dst []byte, ev *Event, present Fields) []byte {
 			dst = strconv.AppendInt(dst, ev.RowsAffected, 10)
 		case FieldErrCode:
 			dst = strconv.AppendInt(dst, int64(ev.ErrCode), 10)
+		case FieldSrc:
+			dst = AppendJSONString(dst, ev.Src)
+		case FieldSeq:
+			dst = strconv.AppendInt(dst, ev.Seq, 10)
+		case FieldTemplateID:
+			dst = append(dst, '"')
+			dst = AppendTemplateID(dst, ev.TemplateID)
+			dst = append(dst, '"')
+		case FieldCount:
+			dst = strconv.AppendInt(dst, ev.Count, 10)
+		case FieldLatencyMaxUs:
+			dst = strconv.AppendInt(dst, ev.LatencyMaxUs, 10)
+		case FieldErrors:
+			dst = strconv.AppendInt(dst, ev.Errors, 10)
+		case FieldLatencySketch:
+			dst = append(dst, '"')
+			dst = base64.StdEncoding.AppendEncode(dst, ev.LatencySketch)
+			dst = append(dst, '"')
 		}
 	}
 	return append(dst, '}')
@@ -388,6 +579,16 @@ func AppendJSONFields(dst []byte, ev *Event, present Fields) []byte {
 var jsonKeys = [len(FieldNames)]string{
 	`"ts_ms":`, `"instance":`, `"db":`, `"user":`, `"sql":`, `"latency_us":`, `"lock_us":`,
 	`"rows_sent":`, `"rows_examined":`, `"rows_affected":`, `"err_code":`,
+	`"src":`, `"seq":`, `"template_id":`, `"count":`, `"latency_max_us":`, `"errors":`, `"latency_sketch":`,
+}
+
+// AppendTemplateID appends id as 16 lower-case hex digits, the form of the
+// template_id column and of das fingerprint.
+func AppendTemplateID(dst []byte, id uint64) []byte {
+	for shift := 60; shift >= 0; shift -= 4 {
+		dst = append(dst, hexDigits[id>>uint(shift)&0xf])
+	}
+	return dst
 }
 
 // String lists the fields' names, e.g. "ts_ms,sql".

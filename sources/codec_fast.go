@@ -29,7 +29,9 @@ func (d *Decoder) decodeFast(raw []byte, ev *Event) bool {
 	i = skipSpace(s, i+1)
 	var (
 		seen                   Fields
-		inst, db, user         []byte
+		inst, db, user, src    []byte
+		seq                    int64
+		tid                    uint64
 		ts, lat, lock, sent    int64
 		examined, affected, ec int64
 		ok                     bool
@@ -88,6 +90,22 @@ func (d *Decoder) decodeFast(raw []byte, ev *Event) bool {
 			f = FieldErrCode
 			ec, i, ok = plainInt(s, i, 10)
 			ok = ok && ec <= math.MaxInt32
+		case "src":
+			f = FieldSrc
+			src, i, ok = quoted(s, i)
+		case "seq":
+			f = FieldSeq
+			seq, i, ok = plainInt(s, i, 18)
+		case "template_id":
+			f = FieldTemplateID
+			var b []byte
+			if b, i, ok = quoted(s, i); ok {
+				var err *DecodeError
+				tid, err = parseTemplateID(b)
+				ok = err == nil
+			}
+		case "count", "latency_max_us", "errors", "latency_sketch":
+			return false // edge partial aggregates: decodeSlow checks them
 		default:
 			i, ok = skipScalar(s, i)
 		}
@@ -124,6 +142,9 @@ func (d *Decoder) decodeFast(raw []byte, ev *Event) bool {
 		RowsExamined: examined,
 		RowsAffected: affected,
 		ErrCode:      int32(ec),
+		Src:          d.str.Get(src),
+		Seq:          seq,
+		TemplateID:   tid,
 	}
 	return true
 }

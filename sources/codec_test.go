@@ -2,10 +2,13 @@ package sources
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/das-project/das/internal/sketch"
 )
 
 const fullRecord = `{"ts_ms":1704067200123,"instance":"10.0.1.1:3306","db":"orders","user":"app_rw",` +
@@ -107,7 +110,78 @@ func eventsEqual(a, b *Event) bool {
 	return a.TsMs == b.TsMs && a.Instance == b.Instance && a.DB == b.DB && a.User == b.User &&
 		bytes.Equal(a.SQL, b.SQL) && a.LatencyUs == b.LatencyUs && a.LockUs == b.LockUs &&
 		a.RowsSent == b.RowsSent && a.RowsExamined == b.RowsExamined &&
-		a.RowsAffected == b.RowsAffected && a.ErrCode == b.ErrCode
+		a.RowsAffected == b.RowsAffected && a.ErrCode == b.ErrCode &&
+		a.Src == b.Src && a.Seq == b.Seq && a.TemplateID == b.TemplateID && a.Count == b.Count &&
+		a.LatencyMaxUs == b.LatencyMaxUs && a.Errors == b.Errors && bytes.Equal(a.LatencySketch, b.LatencySketch)
+}
+
+// partialSketch returns the encoding of a sketch holding vals.
+func partialSketch(vals ...int64) []byte {
+	var sk sketch.Sketch
+	for _, v := range vals {
+		sk.Add(v)
+	}
+	return sk.Append(nil)
+}
+
+func TestDecodeAgentFields(t *testing.T) {
+	sk := partialSketch(100, 300)
+	b64 := base64.StdEncoding.EncodeToString(sk)
+	base := `"ts_ms":60000,"instance":"i:1","sql":"SELECT ?"`
+	tests := []struct {
+		name   string
+		in     string
+		want   Event
+		reason string
+	}{
+		{name: "idempotency key and template", in: `{` + base + `,"src":"h1/slowlog/ab12","seq":4096,"template_id":"00ff00ff00ff00ff"}`,
+			want: Event{TsMs: 60000, Instance: "i:1", SQL: []byte("SELECT ?"), Src: "h1/slowlog/ab12", Seq: 4096, TemplateID: 0x00ff00ff00ff00ff}},
+		{name: "upper-case template id", in: `{` + base + `,"template_id":"ABCDEF0123456789"}`,
+			want: Event{TsMs: 60000, Instance: "i:1", SQL: []byte("SELECT ?"), TemplateID: 0xABCDEF0123456789}},
+		{name: "partial aggregate", in: `{` + base + `,"latency_us":400,"count":2,"latency_max_us":300,"errors":1,"latency_sketch":"` + b64 + `"}`,
+			want: Event{TsMs: 60000, Instance: "i:1", SQL: []byte("SELECT ?"), LatencyUs: 400, Count: 2, LatencyMaxUs: 300, Errors: 1, LatencySketch: sk}},
+		{name: "partial without sketch", in: `{` + base + `,"latency_us":400,"count":2}`,
+			want: Event{TsMs: 60000, Instance: "i:1", SQL: []byte("SELECT ?"), LatencyUs: 400, Count: 2}},
+
+		{name: "short template id", in: `{` + base + `,"template_id":"abc"}`, reason: "invalid:template_id"},
+		{name: "non-hex template id", in: `{` + base + `,"template_id":"zzzzzzzzzzzzzzzz"}`, reason: "invalid:template_id"},
+		{name: "zero template id", in: `{` + base + `,"template_id":"0000000000000000"}`, reason: "invalid:template_id"},
+		{name: "numeric template id", in: `{` + base + `,"template_id":5}`, reason: ReasonMalformed},
+		{name: "negative seq", in: `{` + base + `,"seq":-1}`, reason: "negative:seq"},
+		{name: "negative count", in: `{` + base + `,"count":-2}`, reason: "negative:count"},
+		{name: "errors above count", in: `{` + base + `,"count":1,"errors":2}`, reason: ReasonInvalidPartial},
+		{name: "max above sum", in: `{` + base + `,"latency_us":5,"count":1,"latency_max_us":9}`, reason: ReasonInvalidPartial},
+		{name: "errors without count", in: `{` + base + `,"errors":1}`, reason: ReasonInvalidPartial},
+		{name: "sketch count mismatch", in: `{` + base + `,"latency_us":400,"count":3,"latency_max_us":300,"latency_sketch":"` + b64 + `"}`, reason: ReasonInvalidPartial},
+		{name: "sketch not base64", in: `{` + base + `,"count":1,"latency_sketch":"@@@"}`, reason: "invalid:latency_sketch"},
+		{name: "sketch garbage", in: `{` + base + `,"count":1,"latency_sketch":"/////w=="}`, reason: ReasonInvalidPartial},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d Decoder
+			var ev Event
+			err := d.Decode([]byte(tt.in), &ev)
+			if tt.reason != "" {
+				var de *DecodeError
+				if !errors.As(err, &de) || de.Reason != tt.reason {
+					t.Fatalf("Decode(%s) = %v, want reason %q", tt.in, err, tt.reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode(%s) = %v", tt.in, err)
+			}
+			if !eventsEqual(&ev, &tt.want) {
+				t.Fatalf("Decode(%s)\n got %+v\nwant %+v", tt.in, ev, tt.want)
+			}
+			// Round trip through AppendJSON.
+			ev.SQL, ev.LatencySketch = bytes.Clone(ev.SQL), bytes.Clone(ev.LatencySketch)
+			var again Event
+			if err := d.Decode(AppendJSON(nil, &ev), &again); err != nil || !eventsEqual(&again, &ev) {
+				t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, again, ev)
+			}
+		})
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -233,6 +307,9 @@ func FuzzDecode(f *testing.F) {
 		"{\"ts_ms\":1,\"instance\":\"i\",\"sql\":\"\xff\x01\"}",
 		`{"ts_ms":1e3,"instance":"i","sql":"a","err_code":2147483647}`,
 		`{"ts_ms":-1}`, `[]`, `{`, `nan`, ``,
+		`{"ts_ms":1,"instance":"i","sql":"a","src":"s","seq":9,"template_id":"00000000000000ff"}`,
+		`{"ts_ms":1,"instance":"i","sql":"a","latency_us":9,"count":1,"latency_max_us":9,"errors":1,"latency_sketch":"` +
+			base64.StdEncoding.EncodeToString(partialSketch(9)) + `"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -250,7 +327,7 @@ func FuzzDecode(f *testing.F) {
 		if err := Check(&ev); err != nil {
 			t.Fatalf("decoded event fails Check: %v", err)
 		}
-		ev.SQL = bytes.Clone(ev.SQL)
+		ev.SQL, ev.LatencySketch = bytes.Clone(ev.SQL), bytes.Clone(ev.LatencySketch)
 		raw := AppendJSON(nil, &ev)
 		var again Event
 		if err := d.Decode(raw, &again); err != nil {

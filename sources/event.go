@@ -24,4 +24,35 @@ type Event struct {
 	RowsExamined int64  // rows_examined
 	RowsAffected int64  // rows_affected
 	ErrCode      int32  // err_code: 0 = success
+
+	// Fields written by das agent (all optional; zero = absent).
+
+	// Src and Seq are the idempotency key: Src names one ordered stream of
+	// records (the agent's host, input and file identity), Seq is the
+	// record's position in it, strictly increasing. A job drops a record
+	// whose Seq is not above the highest it has already counted for Src,
+	// so an agent that resends after a restart does not double-count.
+	Src string // src
+	Seq int64  // seq
+	// TemplateID is the fingerprint id computed at the edge (template_id,
+	// 16 hex digits in JSON); 0 means the job fingerprints SQL itself.
+	TemplateID uint64
+	// Count > 0 makes the record an edge partial aggregate of Count
+	// statements of one template in the minute of TsMs: LatencyUs, LockUs
+	// and Rows* are then sums, LatencyMaxUs the largest latency, Errors the
+	// statements that failed, LatencySketch the serialised latency sketch
+	// (internal/sketch encoding) and SQL a redacted sample.
+	Count         int64  // count
+	LatencyMaxUs  int64  // latency_max_us
+	Errors        int64  // errors
+	LatencySketch []byte // latency_sketch (base64 in JSON)
+}
+
+// Statements is the number of statements the record stands for: Count for
+// an edge partial aggregate, else 1.
+func (ev *Event) Statements() int64 {
+	if ev.Count > 0 {
+		return ev.Count
+	}
+	return 1
 }
