@@ -103,6 +103,9 @@ func IsBytes(f Fields) bool {
 	return f&(FieldInstance|FieldDB|FieldUser|FieldSQL|FieldSrc|FieldTemplateID|FieldLatencySketch) != 0
 }
 
+// PresentAgentFields returns the agent fields ev carries (the non-zero ones).
+func PresentAgentFields(ev *Event) Fields { return ev.present() }
+
 // present returns the agent fields ev carries (non-zero).
 func (ev *Event) present() Fields {
 	var f Fields
@@ -376,6 +379,16 @@ func (d *Decoder) decodeSlow(raw []byte, ev *Event) error {
 		}
 	}
 	return nil
+}
+
+// ParseTemplateID parses a template_id (16 hex digits, not all zero); the
+// error is a *DecodeError with reason "invalid:template_id".
+func ParseTemplateID(b []byte) (uint64, error) {
+	id, err := parseTemplateID(b)
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
 }
 
 // parseTemplateID parses the 16 lower- or upper-case hex digits of a

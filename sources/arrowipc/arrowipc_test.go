@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
+	"github.com/das-project/das/internal/sketch"
 	"github.com/das-project/das/sources"
 )
 
@@ -545,4 +546,53 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("uncut stream: %d rows of %d", len(got), len(want))
 		}
 	})
+}
+
+// TestAgentColumns: a stream with the agent columns round-trips the agent
+// fields (null where zero) and rejects inconsistent partial aggregates.
+func TestAgentColumns(t *testing.T) {
+	var sk sketch.Sketch
+	sk.Add(100)
+	sk.Add(300)
+	enc := sk.Append(nil)
+	base := sources.Event{TsMs: 60_000, Instance: "10.0.0.1:3306", DB: "d", SQL: []byte("SELECT ?")}
+	withAgent := func(mod func(*sources.Event)) sources.Event { ev := base; mod(&ev); return ev }
+	evs := []sources.Event{
+		base,
+		withAgent(func(e *sources.Event) { e.Src, e.Seq, e.TemplateID = "h/slowlog/1", 77, 0xabc }),
+		withAgent(func(e *sources.Event) {
+			e.TemplateID, e.LatencyUs, e.Count, e.LatencyMaxUs, e.Errors, e.LatencySketch = 0xabc, 400, 2, 300, 1, enc
+		}),
+		withAgent(func(e *sources.Event) { e.LatencyUs, e.Count, e.LatencyMaxUs, e.LatencySketch = 400, 3, 300, enc }), // sketch holds 2
+		withAgent(func(e *sources.Event) { e.Errors = 1 }),                                                             // errors without count
+	}
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, WriterOptions{AgentColumns: true, Compression: "zstd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range evs {
+		if err := w.Write(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(bytes.NewReader(buf.Bytes()), "mem", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := readAll(t, src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []row{
+		{off: 0, json: string(sources.AppendJSON(nil, &evs[0]))},
+		{off: 1, json: string(sources.AppendJSON(nil, &evs[1]))},
+		{off: 2, json: string(sources.AppendJSON(nil, &evs[2]))},
+		{off: 3, reason: sources.ReasonInvalidPartial, json: string(sources.AppendJSON(nil, &evs[3]))},
+		{off: 4, reason: sources.ReasonInvalidPartial, json: string(sources.AppendJSON(nil, &evs[4]))},
+	}
+	diffRows(t, got, want)
 }

@@ -212,8 +212,7 @@ func (s *Source) bindSchema(schema *arrow.Schema) error {
 		if len(idx) == 0 {
 			continue
 		}
-		f := sources.Fields(1 << i)
-		numeric := f != sources.FieldInstance && f != sources.FieldDB && f != sources.FieldUser && f != sources.FieldSQL
+		numeric := !sources.IsBytes(sources.Fields(1 << i))
 		if err := checkType(name, schema.Field(idx[0]).Type, numeric); err != nil {
 			s.err = fmt.Errorf("%s: %w", s.name, err)
 			return s.err
@@ -372,6 +371,7 @@ func (s *Source) Next(ctx context.Context) (_ *stream.Batch[sources.Event], err 
 // row reads row i into ev. It returns a reject reason, or "", and the
 // fields that were not null.
 func (s *Source) row(i int, ev *sources.Event) (reason string, present sources.Fields) {
+	*ev = sources.Event{}
 	present = sources.AllFields
 	var bad string // the first invalid optional value
 	ts, tsState := s.cols[0].int(i)
@@ -404,14 +404,38 @@ func (s *Source) row(i int, ev *sources.Event) (reason string, present sources.F
 	} else {
 		ev.ErrCode = int32(v)
 	}
-	strs := [...]*string{1: &ev.Instance, 2: &ev.DB, 3: &ev.User}
-	for f := 1; f <= 3; f++ {
+	strs := [...]*string{1: &ev.Instance, 2: &ev.DB, 3: &ev.User, 11: &ev.Src}
+	for _, f := range [...]int{1, 2, 3, 11} {
 		if b, ok := s.cols[f].bytes(i); ok {
 			*strs[f] = s.strs.Get(b)
 		} else {
 			present &^= 1 << f
 		}
 	}
+	// Agent fields: null means zero.
+	agent := [...]*int64{12: &ev.Seq, 14: &ev.Count, 15: &ev.LatencyMaxUs, 16: &ev.Errors}
+	for _, f := range [...]int{12, 14, 15, 16} {
+		switch v, st := s.cols[f].int(i); st {
+		case intOK:
+			*agent[f] = v
+		case intOverflow:
+			if bad == "" {
+				bad = "invalid:" + sources.FieldNames[f]
+			}
+		}
+	}
+	const tidIdx, sketchIdx = 13, 17
+	if b, ok := s.cols[tidIdx].bytes(i); ok {
+		id, err := sources.ParseTemplateID(b)
+		if err != nil && bad == "" {
+			bad = "invalid:template_id"
+		}
+		ev.TemplateID = id
+	}
+	if b, ok := s.cols[sketchIdx].bytes(i); ok {
+		ev.LatencySketch = b
+	}
+	present |= sources.PresentAgentFields(ev)
 	const sqlIdx = 4
 	if b, ok := s.cols[sqlIdx].bytes(i); ok {
 		ev.SQL = b

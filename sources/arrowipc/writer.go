@@ -25,6 +25,25 @@ import (
 	"github.com/das-project/das/sources"
 )
 
+// AgentSchema is Schema plus the agent columns (sources.AgentFields): src
+// utf8, seq int64, template_id utf8 (16 hex digits), count int64,
+// latency_max_us int64, errors int64, latency_sketch binary.
+func AgentSchema() *arrow.Schema {
+	f := func(name string, t arrow.DataType) arrow.Field {
+		return arrow.Field{Name: name, Type: t, Nullable: true}
+	}
+	i64 := arrow.PrimitiveTypes.Int64
+	return arrow.NewSchema(append(Schema().Fields(),
+		f("src", arrow.BinaryTypes.String),
+		f("seq", i64),
+		f("template_id", arrow.BinaryTypes.String),
+		f("count", i64),
+		f("latency_max_us", i64),
+		f("errors", i64),
+		f("latency_sketch", arrow.BinaryTypes.Binary),
+	), nil)
+}
+
 // Schema is the schema Writer writes.
 func Schema() *arrow.Schema {
 	f := func(name string, t arrow.DataType) arrow.Field {
@@ -53,6 +72,9 @@ type WriterOptions struct {
 	// Compression of record batch bodies: "" (none, the default), "zstd"
 	// or "lz4".
 	Compression string
+	// AgentColumns writes AgentSchema (the agent fields of each event, null
+	// where zero) instead of Schema.
+	AgentColumns bool
 }
 
 // Writer writes events as an Arrow IPC stream. It is not safe for
@@ -64,9 +86,11 @@ type Writer struct {
 	b    *array.RecordBuilder
 	ints [len(sources.FieldNames)]*array.Int64Builder // by field bit number
 	strs [len(sources.FieldNames)]*array.StringBuilder
-	sql  *array.BinaryBuilder
+	bins [len(sources.FieldNames)]*array.BinaryBuilder
 	code *array.Int32Builder
+	cols sources.Fields // the fields the schema has
 	rows int
+	tid  []byte
 	err  error
 }
 
@@ -78,7 +102,10 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	if opts.BatchRows < 0 {
 		return nil, fmt.Errorf("arrowipc: BatchRows is %d, want > 0 (0 means 8192)", opts.BatchRows)
 	}
-	schema := Schema()
+	schema, cols := Schema(), sources.AllFields
+	if opts.AgentColumns {
+		schema, cols = AgentSchema(), sources.AllFields|sources.AgentFields
+	}
 	ipcOpts := []ipc.Option{ipc.WithSchema(schema)}
 	switch opts.Compression {
 	case "":
@@ -90,16 +117,18 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 		return nil, fmt.Errorf("arrowipc: Compression is %q, want \"\", \"zstd\" or \"lz4\"", opts.Compression)
 	}
 	b := array.NewRecordBuilder(memory.NewGoAllocator(), schema)
-	wr := &Writer{opts: opts, w: ipc.NewWriter(w, ipcOpts...), b: b}
+	wr := &Writer{opts: opts, w: ipc.NewWriter(w, ipcOpts...), b: b, cols: cols}
 	for i, name := range sources.FieldNames {
-		f := sources.Fields(1 << i)
+		if cols&(1<<i) == 0 {
+			continue
+		}
 		switch fb := b.Field(i).(type) {
 		case *array.Int64Builder:
-			wr.ints[fieldIndex(f)] = fb
+			wr.ints[i] = fb
 		case *array.StringBuilder:
-			wr.strs[fieldIndex(f)] = fb
+			wr.strs[i] = fb
 		case *array.BinaryBuilder:
-			wr.sql = fb
+			wr.bins[i] = fb
 		case *array.Int32Builder:
 			wr.code = fb
 		default:
@@ -109,19 +138,10 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	return wr, nil
 }
 
-// fieldIndex is the bit number of a single field.
-func fieldIndex(f sources.Fields) int {
-	for i := range sources.FieldNames {
-		if f == 1<<i {
-			return i
-		}
-	}
-	panic(fmt.Sprintf("BUG: arrowipc: not a single field %#x", uint16(f)))
-}
-
-// Write appends ev as one row.
+// Write appends ev as one row (with AgentColumns, its zero agent fields
+// are null).
 func (w *Writer) Write(ev *sources.Event) error {
-	return w.WriteFields(ev, sources.AllFields)
+	return w.WriteFields(ev, sources.AllFields|sources.PresentAgentFields(ev))
 }
 
 // WriteFields appends ev as one row in which the fields not in present are
@@ -130,9 +150,18 @@ func (w *Writer) WriteFields(ev *sources.Event, present sources.Fields) error {
 	if w.err != nil {
 		return w.err
 	}
-	ints := [...]int64{ev.TsMs, 0, 0, 0, 0, ev.LatencyUs, ev.LockUs, ev.RowsSent, ev.RowsExamined, ev.RowsAffected}
-	strs := [...]string{1: ev.Instance, 2: ev.DB, 3: ev.User}
+	ints := [...]int64{0: ev.TsMs, 5: ev.LatencyUs, 6: ev.LockUs, 7: ev.RowsSent, 8: ev.RowsExamined,
+		9: ev.RowsAffected, 12: ev.Seq, 14: ev.Count, 15: ev.LatencyMaxUs, 16: ev.Errors}
+	strs := [...]string{1: ev.Instance, 2: ev.DB, 3: ev.User, 11: ev.Src, 13: ""}
+	if present&sources.FieldTemplateID != 0 {
+		w.tid = sources.AppendTemplateID(w.tid[:0], ev.TemplateID)
+		strs[13] = string(w.tid)
+	}
+	bins := [...][]byte{4: ev.SQL, 17: ev.LatencySketch}
 	for i := range sources.FieldNames {
+		if w.cols&(1<<i) == 0 {
+			continue
+		}
 		on := present&(1<<i) != 0
 		switch {
 		case w.ints[i] != nil:
@@ -147,11 +176,11 @@ func (w *Writer) WriteFields(ev *sources.Event, present sources.Fields) error {
 			} else {
 				w.strs[i].AppendNull()
 			}
-		case sources.Fields(1<<i) == sources.FieldSQL:
+		case w.bins[i] != nil:
 			if on {
-				w.sql.Append(ev.SQL)
+				w.bins[i].Append(bins[i])
 			} else {
-				w.sql.AppendNull()
+				w.bins[i].AppendNull()
 			}
 		default:
 			if on {
