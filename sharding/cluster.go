@@ -439,7 +439,7 @@ func (c *Cluster) build(ctx context.Context, cfg Config, prev *generation) (g *g
 			key := nodeKey{ds: dc.Name, name: nodeName(nc, j), dsn: nc.DSN, pool: pool}
 			n, ok := reuse[key]
 			if !ok {
-				n, err = newNode(key, g.id, nc.LagCheck != "none" && j > 0)
+				n, err = newNode(key, g.id)
 				if err != nil {
 					return nil, fresh, err
 				}
@@ -456,6 +456,7 @@ func (c *Cluster) build(ctx context.Context, cfg Config, prev *generation) (g *g
 				ds.primary = n
 			} else {
 				ds.replicas = append(ds.replicas, n)
+				ds.lagCheck = append(ds.lagCheck, nc.LagCheck != "none")
 			}
 			ds.weights = append(ds.weights, w)
 			g.nodes = append(g.nodes, n)

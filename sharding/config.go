@@ -23,8 +23,8 @@ type Config struct {
 type DataSourceConfig struct {
 	// Name is the datasource key tables route to (db_prefix + index).
 	// Required, unique.
-	Name    string       `json:"name"`
-	Primary NodeConfig   `json:"primary"`
+	Name     string       `json:"name"`
+	Primary  NodeConfig   `json:"primary"`
 	Replicas []NodeConfig `json:"replicas,omitempty"`
 	// MaxLag skips replicas lagging more than this. Default 5s; a negative
 	// value ("-1s") disables the lag check (replicas are always used).

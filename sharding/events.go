@@ -78,7 +78,7 @@ type KafkaSink struct {
 	topic string
 
 	produced, failed atomic.Int64
-	lastErr                   atomic.Pointer[error]
+	lastErr          atomic.Pointer[error]
 }
 
 // DefaultEventTopic is the topic das reads SQL events from.

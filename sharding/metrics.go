@@ -177,7 +177,7 @@ func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 				gauge(m.lag, v)
 				u := 0.0
-				if ds.usable(n) {
+				if ds.usable(i - 1) {
 					u = 1
 				}
 				gauge(m.usable, u)

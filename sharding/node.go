@@ -29,7 +29,6 @@ type node struct {
 	instance string // host:port, for events
 	dbName   string
 	user     string
-	lagCheck bool
 
 	lagNanos atomic.Int64
 	lagErr   atomic.Pointer[error] // nil: last check succeeded
@@ -41,7 +40,7 @@ type node struct {
 	seenWaitDur   time.Duration
 }
 
-func newNode(key nodeKey, gen uint64, lagCheck bool) (*node, error) {
+func newNode(key nodeKey, gen uint64) (*node, error) {
 	mc, err := mysql.ParseDSN(key.dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%w: datasource %q node %q: %v", ErrBadConfig, key.ds, key.name, err)
@@ -60,7 +59,7 @@ func newNode(key nodeKey, gen uint64, lagCheck bool) (*node, error) {
 		addr = "unix:" + mc.Addr
 	}
 	return &node{key: key, ds: key.ds, name: key.name, gen: gen, db: db,
-		instance: addr, dbName: mc.DBName, user: mc.User, lagCheck: lagCheck}, nil
+		instance: addr, dbName: mc.DBName, user: mc.User}, nil
 }
 
 func (n *node) close(m *metrics) error {
@@ -87,7 +86,8 @@ type datasource struct {
 	name     string
 	primary  *node
 	replicas []*node
-	weights  []int // primary first, then replicas
+	weights  []int  // primary first, then replicas
+	lagCheck []bool // per replica
 	maxLag   time.Duration
 
 	reads atomic.Pointer[readSet]
@@ -100,12 +100,12 @@ type readSet struct {
 	cum   []uint64 // cumulative weights
 }
 
-// usable reports whether replica r may serve reads.
-func (ds *datasource) usable(r *node) bool {
-	if !r.lagCheck || ds.maxLag < 0 {
+// usable reports whether replica i may serve reads.
+func (ds *datasource) usable(i int) bool {
+	if !ds.lagCheck[i] || ds.maxLag < 0 {
 		return true
 	}
-	lag, err := r.lag()
+	lag, err := ds.replicas[i].lag()
 	return err == nil && lag <= ds.maxLag
 }
 
@@ -123,7 +123,7 @@ func (ds *datasource) refresh() {
 	}
 	add(ds.primary, ds.weights[0])
 	for i, r := range ds.replicas {
-		if ds.usable(r) {
+		if ds.usable(i) {
 			add(r, ds.weights[i+1])
 		}
 	}
@@ -247,8 +247,8 @@ func (SlaveStatusLag) Lag(ctx context.Context, _ NodeInfo, db *sql.DB) (time.Dur
 func (c *Cluster) checkLag(ctx context.Context, g *generation) {
 	var wg sync.WaitGroup
 	for _, ds := range g.dss {
-		for _, r := range ds.replicas {
-			if !r.lagCheck || r.closed.Load() {
+		for i, r := range ds.replicas {
+			if !ds.lagCheck[i] || r.closed.Load() {
 				continue
 			}
 			wg.Add(1)

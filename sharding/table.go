@@ -81,10 +81,10 @@ type column struct {
 }
 
 type schema struct {
-	typ          reflect.Type
-	table        string
-	cols         []column
-	byName       map[string]int
+	typ           reflect.Type
+	table         string
+	cols          []column
+	byName        map[string]int
 	keyTag, idTag string // columns tagged shard:"key" / shard:"id"
 	colList       string // `a`, `b`, …
 }
