@@ -155,13 +155,13 @@ func TestAdvanceRules(t *testing.T) {
 // and restarts clear it, polls read it. It records what really ran in every
 // interval so that the tracker's deltas can be checked against the truth.
 type sim struct {
-	res    int64 // FIRST_SEEN resolution, µs
-	now    int64
-	boot   int64
-	rows   map[digestKey]*baseRow
-	keys   []digestKey
-	tr     tracker
-	polled bool
+	res      int64 // FIRST_SEEN resolution, µs
+	now      int64
+	boot     int64
+	rows     map[digestKey]*baseRow
+	keys     []digestKey
+	tr       tracker
+	polled   bool
 	lastPoll int64
 
 	// truth for the current interval, per key: executions since the
@@ -420,5 +420,61 @@ func TestSameSecondReset(t *testing.T) {
 	r = tr.advance(&s2)
 	if len(r.deltas) != 1 || r.deltas[0].d.count != 2 || r.resets != 0 {
 		t.Fatalf("deltas %+v resets %d; the documented undercount is 2 of 3", r.deltas, r.resets)
+	}
+}
+
+func TestTrimTemplates(t *testing.T) {
+	p := &Poller{opts: Options{TemplateCache: 3}, templates: map[digestKey]*templateInfo{}}
+	p.tr.base = map[digestKey]baseRow{}
+	for i := 0; i < 5; i++ {
+		k := digestKey{"db", fmt.Sprintf("%016x", i)}
+		p.templates[k] = &templateInfo{}
+		if i < 2 {
+			p.tr.base[k] = baseRow{}
+		}
+	}
+	p.trimTemplates()
+	if len(p.templates) != 2 {
+		t.Fatalf("kept %d templates, want the 2 still in the table", len(p.templates))
+	}
+	for k := range p.tr.base {
+		if p.templates[k] == nil {
+			t.Errorf("dropped %v, which is still in the table", k)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		k := digestKey{"db", fmt.Sprintf("%016x", i)}
+		p.templates[k] = &templateInfo{}
+		p.tr.base[k] = baseRow{}
+	}
+	p.trimTemplates()
+	if len(p.templates) != 3 {
+		t.Fatalf("kept %d templates, want the bound 3", len(p.templates))
+	}
+}
+
+func TestParseMicros(t *testing.T) {
+	for in, want := range map[string]int64{
+		"1700000000": 1_700_000_000 * sec, "1700000000.5": 1_700_000_000*sec + 500_000,
+		"1700000000.123456": 1_700_000_000*sec + 123_456, "1700000000.1234567": 1_700_000_000*sec + 123_456,
+		"0": 0, "0.000001": 1,
+	} {
+		if got, err := parseMicros([]byte(in)); err != nil || got != want {
+			t.Errorf("parseMicros(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "x", "1.2x", "1e9", "99999999999999999999"} {
+		if _, err := parseMicros([]byte(in)); err == nil {
+			t.Errorf("parseMicros(%q) accepted", in)
+		}
+	}
+	for us, want := range map[int64]int64{
+		1_700_000_059*sec + 999_999: 1_700_000_040_000,
+		1_700_000_100 * sec:         1_700_000_100_000,
+		1_700_000_099*sec + 1:       1_700_000_040_000,
+	} {
+		if m := minuteOf(us); m != want {
+			t.Errorf("minuteOf(%d) = %d, want %d", us, m, want)
+		}
 	}
 }

@@ -125,7 +125,9 @@ var requiredColumns = []string{"SCHEMA_NAME", "DIGEST", "DIGEST_TEXT", "COUNT_ST
 // Open connects to the server named by dsn (a go-sql-driver/mysql DSN,
 // e.g. "das:secret@tcp(10.0.0.5:3306)/") and returns a Poller that owns the
 // connection. The session time zone is set to UTC unless the DSN sets
-// time_zone, and at most one connection is used.
+// time_zone, at most one connection is used, and the driver does not log
+// (failures are returned by Poll). The user needs SELECT on
+// performance_schema.* and nothing else.
 func Open(ctx context.Context, dsn string, opts Options) (*Poller, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -140,6 +142,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Poller, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	// The driver logs some connection failures to stderr by itself; every
+	// failure reaches the caller as a Poll error instead.
+	cfg.Logger = &mysql.NopLogger{}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: DSN: %v", ErrBadOptions, err)
