@@ -131,7 +131,6 @@ type Cluster struct {
 	mu struct {
 		sync.Mutex
 		closed   bool
-		nextID   uint64
 		schemas  map[string][]*schema // struct tables bound by NewTable
 		watching bool
 	}
@@ -420,8 +419,11 @@ func (c *Cluster) build(ctx context.Context, cfg Config, prev *generation) (g *g
 	if err := cfg.validate(); err != nil {
 		return nil, nil, err
 	}
-	c.mu.nextID++
-	g = &generation{id: c.mu.nextID, cfg: cfg, tables: map[string]*table{}, dss: map[string]*datasource{}}
+	id := uint64(1)
+	if prev != nil {
+		id = prev.id + 1
+	}
+	g = &generation{id: id, cfg: cfg, tables: map[string]*table{}, dss: map[string]*datasource{}}
 
 	reuse := map[nodeKey]*node{}
 	if prev != nil {
