@@ -1,0 +1,460 @@
+package slowlog
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/das-project/das/sources"
+)
+
+// Reject reasons specific to slow log entries; the others are the sources
+// package's (sources.ReasonMissingTs, sources.ReasonMissingSQL, …).
+const (
+	// ReasonMissingLatency: the entry has no "# Query_time:" field.
+	ReasonMissingLatency = "missing:latency_us"
+)
+
+var (
+	keyQueryTime    = []byte("Query_time")
+	keyLockTime     = []byte("Lock_time")
+	keyRowsSent     = []byte("Rows_sent")
+	keyRowsExamined = []byte("Rows_examined")
+	keyRowsAffected = []byte("Rows_affected")
+	keySchema       = []byte("Schema")
+	keyErrno        = []byte("Errno")
+	keyLastErrno    = []byte("Last_errno")
+	pfxUse          = []byte("use ")
+	pfxSet          = []byte("SET ")
+	setTimestamp    = []byte("timestamp")
+	setInsertID     = []byte("insert_id")
+	setLastInsertID = []byte("last_insert_id")
+)
+
+// parser turns entries into events. It carries, across entries, the
+// database of the last "use db;" line: MySQL writes that line only when the
+// database differs from the one it last wrote to the log (whatever the
+// connection), so an entry without one ran in the database named by the
+// last one before it — or in none, which the log does not distinguish.
+// A server header resets it: a reopened log starts with no database.
+type parser struct {
+	loc      *time.Location // for "# Time: 240102  3:04:05" lines
+	instance string
+	db       string // the last "use" line's database
+
+	// The last strings handed out, reused while the bytes repeat.
+	user, schema string
+}
+
+// entryError is why an entry could not become an event.
+type entryError struct {
+	reason string
+	detail string
+}
+
+// fields are the header values of one entry, before checks.
+type fields struct {
+	timeLine     []byte // value of "# Time:", parsed only if needed
+	user         []byte
+	haveUser     bool
+	queryTime    []byte
+	lockTime     []byte
+	rowsSent     []byte
+	rowsExamined []byte
+	rowsAffected []byte
+	schema       []byte
+	haveSchema   bool
+	errno        []byte
+	lastErrno    []byte
+}
+
+// cutLine returns the first line of b without its newline (and without a
+// CR before it), and the rest of b after the newline.
+func cutLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		line, rest = b, nil
+	} else {
+		line, rest = b[:i], b[i+1:]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, rest
+}
+
+// parse fills ev from one entry. truncated says data is only the start of
+// a longer entry (its statement is cut and keeps no trailing ";"). ev.SQL
+// points into data.
+func (p *parser) parse(data []byte, truncated bool, ev *sources.Event) *entryError {
+	var f fields
+	rest := data
+	headerLines := 0
+	for len(rest) > 0 && rest[0] == '#' && !bytes.HasPrefix(rest, pfxAdmin) {
+		var line []byte
+		line, rest = cutLine(rest)
+		headerLines++
+		switch {
+		case bytes.HasPrefix(line, pfxTime):
+			f.timeLine = bytes.TrimSpace(line[len(pfxTime):])
+		case bytes.HasPrefix(line, pfxUserHost):
+			f.user, f.haveUser = userOf(line[len(pfxUserHost):]), true
+		default:
+			f.pairs(line[1:])
+		}
+	}
+	if headerLines == 0 {
+		return &entryError{sources.ReasonMalformed, "text outside an entry: no # Time, # User@Host or # Query_time line before it"}
+	}
+	// Body: an optional "use db;", an optional "SET timestamp=…;", the
+	// statement.
+	body := rest
+	var tsSet []byte
+	line, next := cutLine(body)
+	if db, ok := useLine(line); ok && len(next) > 0 {
+		p.db = db
+		body = next
+		line, next = cutLine(body)
+	}
+	if v, ok := setLine(line); ok && len(next) > 0 {
+		tsSet = v
+		body = next
+	}
+	if len(body) == 0 {
+		return &entryError{sources.ReasonMissingSQL, "entry has no statement"}
+	}
+	sql := body
+	if !truncated {
+		sql = trimStatement(sql)
+	}
+	if bytes.HasPrefix(sql, pfxAdmin) {
+		sql = sql[2:] // "administrator command: Quit", as pt-query-digest reports it
+	}
+
+	var err *entryError
+	*ev = sources.Event{Instance: p.instance, SQL: sql}
+	switch {
+	case tsSet != nil:
+		ev.TsMs, err = epochMs(tsSet)
+	case f.timeLine != nil:
+		ev.TsMs, err = p.timeMs(f.timeLine)
+	default:
+		return &entryError{sources.ReasonMissingTs, "entry has neither SET timestamp nor # Time"}
+	}
+	if err != nil {
+		return err
+	}
+	if f.queryTime == nil {
+		return &entryError{ReasonMissingLatency, "entry has no # Query_time"}
+	}
+	if ev.LatencyUs, err = micros(f.queryTime, "latency_us"); err != nil {
+		return err
+	}
+	if f.lockTime != nil {
+		if ev.LockUs, err = micros(f.lockTime, "lock_us"); err != nil {
+			return err
+		}
+	}
+	for _, c := range [...]struct {
+		dst  *int64
+		v    []byte
+		name string
+	}{
+		{&ev.RowsSent, f.rowsSent, "rows_sent"},
+		{&ev.RowsExamined, f.rowsExamined, "rows_examined"},
+		{&ev.RowsAffected, f.rowsAffected, "rows_affected"},
+	} {
+		if c.v == nil {
+			continue
+		}
+		if *c.dst, err = count(c.v, c.name, math.MaxInt64); err != nil {
+			return err
+		}
+	}
+	code := f.errno
+	if code == nil {
+		code = f.lastErrno
+	}
+	if code != nil {
+		n, err := count(code, "err_code", math.MaxInt32)
+		if err != nil {
+			return err
+		}
+		ev.ErrCode = int32(n)
+	}
+	if f.haveUser {
+		if string(f.user) != p.user {
+			p.user = string(f.user)
+		}
+		ev.User = p.user
+	}
+	db := p.db
+	if f.haveSchema {
+		if string(f.schema) != p.schema {
+			p.schema = string(f.schema)
+		}
+		db = p.schema
+	}
+	ev.DB = db
+	return nil
+}
+
+// pairs reads "Key: value" pairs from a header line: "Query_time: 0.1
+// Lock_time: 0 Rows_sent: 1" (MySQL), "Thread_id: 3  Schema: db  QC_hit:
+// No" (MariaDB, where an empty Schema is followed directly by the next key),
+// MySQL 8's log_slow_extra fields (Errno, Killed, Bytes_received, …),
+// Percona's. Unknown keys are ignored.
+func (f *fields) pairs(b []byte) {
+	i := 0
+	for i < len(b) {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(b) && b[j] != ' ' && b[j] != '\t' {
+			j++
+		}
+		tok := b[i:j]
+		i = j
+		if len(tok) < 2 || tok[len(tok)-1] != ':' {
+			continue
+		}
+		key := tok[:len(tok)-1]
+		if bytes.Equal(key, keySchema) {
+			// "Schema: my db  QC_hit: No": a name may hold spaces; the
+			// server puts two before the next key.
+			f.schema, i = schemaValue(b, i)
+			f.haveSchema = true
+			continue
+		}
+		// The value is the next token, unless that is a key itself.
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+			i++
+		}
+		j = i
+		for j < len(b) && b[j] != ' ' && b[j] != '\t' {
+			j++
+		}
+		val := b[i:j]
+		if len(val) > 0 && val[len(val)-1] == ':' && isKey(val[:len(val)-1]) {
+			val = b[i:i]
+		} else {
+			i = j
+		}
+		switch {
+		case bytes.Equal(key, keyQueryTime):
+			f.queryTime = val
+		case bytes.Equal(key, keyLockTime):
+			f.lockTime = val
+		case bytes.Equal(key, keyRowsSent):
+			f.rowsSent = val
+		case bytes.Equal(key, keyRowsExamined):
+			f.rowsExamined = val
+		case bytes.Equal(key, keyRowsAffected):
+			f.rowsAffected = val
+		case bytes.Equal(key, keyErrno):
+			f.errno = val
+		case bytes.Equal(key, keyLastErrno):
+			f.lastErrno = val
+		}
+	}
+}
+
+// schemaValue returns the value that starts after "Schema:" at b[i] (one
+// space follows the colon) and runs to two spaces before a "Key:" or to the
+// end of the line, and where scanning resumes.
+func schemaValue(b []byte, i int) ([]byte, int) {
+	if i < len(b) && b[i] == ' ' {
+		i++
+	}
+	for j := i; j+1 < len(b); j++ {
+		if b[j] != ' ' || b[j+1] != ' ' {
+			continue
+		}
+		k := j
+		for k < len(b) && b[k] == ' ' {
+			k++
+		}
+		e := k
+		for e < len(b) && b[e] != ' ' && b[e] != ':' {
+			e++
+		}
+		if e < len(b) && b[e] == ':' && isKey(b[k:e]) {
+			return b[i:j], k
+		}
+	}
+	return bytes.TrimRight(b[i:], " \t"), len(b)
+}
+
+// isKey reports whether b looks like a field name: a letter, then letters,
+// digits and underscores.
+func isKey(b []byte) bool {
+	if len(b) == 0 || !isLetter(b[0]) {
+		return false
+	}
+	for _, c := range b[1:] {
+		if !isLetter(c) && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// userOf returns the account of "priv_user[user] @ host [ip]  Id: N": the
+// privilege user before '[', or the login user inside the brackets when the
+// former is empty (an anonymous account).
+func userOf(b []byte) []byte {
+	i := bytes.IndexByte(b, '[')
+	if i < 0 {
+		if j := bytes.Index(b, []byte(" @ ")); j >= 0 {
+			return bytes.TrimSpace(b[:j])
+		}
+		return bytes.TrimSpace(b)
+	}
+	if u := bytes.TrimSpace(b[:i]); len(u) > 0 {
+		return u
+	}
+	if j := bytes.IndexByte(b[i:], ']'); j > 0 {
+		return b[i+1 : i+j]
+	}
+	return nil
+}
+
+// useLine matches "use db;" (MySQL) and "use `db`;" (MariaDB).
+func useLine(line []byte) (string, bool) {
+	if !bytes.HasPrefix(line, pfxUse) || len(line) < len(pfxUse)+2 || line[len(line)-1] != ';' {
+		return "", false
+	}
+	name := line[len(pfxUse) : len(line)-1]
+	if len(name) >= 2 && name[0] == '`' && name[len(name)-1] == '`' {
+		return string(bytes.ReplaceAll(name[1:len(name)-1], []byte("``"), []byte("`"))), true
+	}
+	if bytes.ContainsAny(name, " \t;") {
+		return "", false
+	}
+	return string(name), true
+}
+
+// setLine matches the server's "SET timestamp=N;" and "SET
+// last_insert_id=N,insert_id=N,timestamp=N;" and returns the timestamp.
+func setLine(line []byte) ([]byte, bool) {
+	if !bytes.HasPrefix(line, pfxSet) || line[len(line)-1] != ';' {
+		return nil, false
+	}
+	var ts []byte
+	for item := range bytes.SplitSeq(line[len(pfxSet):len(line)-1], []byte(",")) {
+		k, v, ok := bytes.Cut(item, []byte("="))
+		if !ok || len(v) == 0 {
+			return nil, false
+		}
+		switch {
+		case bytes.Equal(k, setTimestamp):
+			ts = v
+		case bytes.Equal(k, setInsertID), bytes.Equal(k, setLastInsertID):
+		default:
+			return nil, false
+		}
+	}
+	return ts, ts != nil
+}
+
+// trimStatement removes the ";\n" the server appends to every statement
+// it logs (and blank lines after it).
+func trimStatement(b []byte) []byte {
+	b = bytes.TrimRight(b, "\r\n")
+	if n := len(b); n > 0 && b[n-1] == ';' {
+		b = b[:n-1]
+	}
+	return b
+}
+
+// decimal parses "123" or "123.456789" into whole units and micro-units
+// (the fraction's first six digits; further digits are dropped).
+func decimal(b []byte) (whole, micro int64, ok bool) {
+	i := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if whole > (math.MaxInt64-9)/10 {
+			return 0, 0, false
+		}
+		whole = whole*10 + int64(b[i]-'0')
+	}
+	if i == 0 {
+		return 0, 0, false
+	}
+	if i == len(b) {
+		return whole, 0, true
+	}
+	if b[i] != '.' {
+		return 0, 0, false
+	}
+	i++
+	scale := int64(100000)
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return 0, 0, false
+		}
+		micro += int64(c-'0') * scale
+		scale /= 10
+	}
+	return whole, micro, true
+}
+
+// micros parses seconds with up to six decimals ("0.000177") into µs.
+func micros(b []byte, name string) (int64, *entryError) {
+	s, us, ok := decimal(b)
+	if !ok || s > math.MaxInt64/1_000_000-1 {
+		return 0, &entryError{"invalid:" + name, "not a number of seconds: " + strconv.Quote(string(b))}
+	}
+	return s*1e6 + us, nil
+}
+
+// epochMs parses a SET timestamp value (epoch seconds, maybe with a
+// fraction) into epoch milliseconds.
+func epochMs(b []byte) (int64, *entryError) {
+	s, us, ok := decimal(b)
+	if !ok || s > math.MaxInt64/1000-1 {
+		return 0, &entryError{"invalid:ts_ms", "SET timestamp is not epoch seconds: " + strconv.Quote(string(b))}
+	}
+	return s*1000 + us/1000, nil
+}
+
+// count parses a non-negative integer no larger than limit.
+func count(b []byte, name string, limit int64) (int64, *entryError) {
+	n, frac, ok := decimal(b)
+	if !ok || frac != 0 || bytes.IndexByte(b, '.') >= 0 || n > limit {
+		return 0, &entryError{"invalid:" + name, "not a count: " + strconv.Quote(string(b))}
+	}
+	return n, nil
+}
+
+// timeMs parses the value of a "# Time:" line: MySQL 5.7+'s
+// "2024-01-02T03:04:05.123456Z" (or with a "+08:00" offset under
+// log_timestamps=SYSTEM) and MariaDB's / MySQL 5.6's "240102  3:04:05"
+// (local server time without a zone, read in p.loc).
+func (p *parser) timeMs(b []byte) (int64, *entryError) {
+	s := string(b)
+	if len(s) >= 10 && s[4] == '-' {
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+			loc := p.loc
+			if layout == time.RFC3339Nano {
+				loc = time.UTC
+			}
+			if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+				return t.UnixMilli(), nil
+			}
+		}
+	} else if len(s) >= 13 && s[6] == ' ' {
+		date, clock := s[:6], bytes.TrimLeft([]byte(s[6:]), " ")
+		if len(clock) == 7 || (len(clock) > 8 && clock[7] == '.') {
+			clock = append([]byte("0"), clock...)
+		}
+		if t, err := time.ParseInLocation("060102 15:04:05.999999999", date+" "+string(clock), p.loc); err == nil {
+			return t.UnixMilli(), nil
+		}
+	}
+	return 0, &entryError{"invalid:ts_ms", "cannot read # Time: " + strconv.Quote(s)}
+}
