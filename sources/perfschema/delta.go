@@ -6,13 +6,21 @@ package perfschema
 
 // digestKey identifies a row of events_statements_summary_by_digest. The
 // overflow row (DIGEST NULL) has digest "" and schema "": real digests are
-// never empty.
+// never empty. The prepared-execution counter (not a digest row, see
+// preparedDigest) has digest preparedDigest, which is not hex.
 type digestKey struct {
 	schema string // SCHEMA_NAME; "" for NULL
 	digest string // DIGEST (hex); "" for the overflow row
 }
 
+// preparedDigest keys the statement/com/Execute row of
+// events_statements_summary_global_by_event_name: on MariaDB, statements
+// executed through the binary protocol (COM_STMT_EXECUTE) are not in the
+// digest table, and this global row is all that counts them.
+const preparedDigest = "statement/com/Execute"
+
 func (k digestKey) overflow() bool { return k.digest == "" }
+func (k digestKey) prepared() bool { return k.digest == preparedDigest }
 
 // counters are the cumulative columns of one digest row. Timer columns are
 // converted from picoseconds to microseconds (floor) before any subtraction,
@@ -60,7 +68,7 @@ func (c counters) zero() bool {
 type snapRow struct {
 	key       digestKey
 	c         counters
-	firstSeen int64 // FIRST_SEEN, µs since the epoch, server clock
+	firstSeen int64 // FIRST_SEEN, µs since the epoch, server clock; 0 unknown
 
 	hasQuantiles bool
 	p95Us, p99Us uint64 // QUANTILE_95, QUANTILE_99 (MySQL 8.0), lifetime of the row
@@ -105,6 +113,7 @@ type advanceResult struct {
 	vanished     int64 // rows of the baseline absent from the snapshot
 	unattributed int64 // rows not in the baseline and first seen before the previous poll
 	overflow     int64 // statements counted by the overflow (NULL digest) row in the interval
+	prepared     int64 // statements counted by the prepared-execution row in the interval
 }
 
 // tracker holds the baseline: the cumulative values of every row at the
@@ -132,6 +141,11 @@ type tracker struct {
 //   - A row without a baseline (new digest, or re-created after a reset) is
 //     treated the same way: emitted whole if first seen at or after the
 //     previous poll, else baselined and counted as unattributed.
+//   - A row without a FIRST_SEEN (0: the global prepared-execution counter)
+//     after a restart is emitted whole (the restart, hence the row's
+//     creation, came after the previous poll); otherwise it needs a
+//     baseline like any row, and a reset without a restart (TRUNCATE of its
+//     table) only re-baselines it.
 //   - Otherwise the delta is current − baseline, emitted if any sum moved.
 //   - Rows of the baseline missing from the snapshot were removed (TRUNCATE,
 //     restart) and are dropped from the baseline.
@@ -192,7 +206,7 @@ func (t *tracker) advance(s *snapshot) advanceResult {
 			if ok {
 				r.resets++
 			}
-			if row.firstSeen < since {
+			if row.firstSeen < since && !(row.firstSeen == 0 && r.restart) {
 				if !ok {
 					r.unattributed++
 				}
@@ -204,8 +218,11 @@ func (t *tracker) advance(s *snapshot) advanceResult {
 			d = rowDelta{key: row.key, d: row.c, maxExact: true, fresh: true}
 		}
 		d.hasQuantiles, d.p95Us, d.p99Us = row.hasQuantiles, row.p95Us, row.p99Us
-		if row.key.overflow() {
-			r.overflow += int64(clampInt(d.d.count))
+		switch {
+		case row.key.overflow():
+			r.overflow += clampInt(d.d.count)
+		case row.key.prepared():
+			r.prepared += clampInt(d.d.count)
 		}
 		r.deltas = append(r.deltas, d)
 	}

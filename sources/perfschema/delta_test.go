@@ -133,6 +133,29 @@ func TestAdvanceRules(t *testing.T) {
 					}
 				}},
 		},
+	}, {
+		name: "prepared-execution counter: whole after a restart, re-baselined after a TRUNCATE",
+		res:  sec,
+		polls: []poll{
+			{now: t0, uptime: 1000, rows: []snapRow{row("", preparedDigest, 0, cnt(50, 500, 90))}},
+			{now: t0 + 60*sec, uptime: 1060, rows: []snapRow{row("", preparedDigest, 0, cnt(53, 560, 90))},
+				want: []rowDelta{{key: digestKey{"", preparedDigest}, d: counters{count: 3, latencyUs: 60, maxUs: 20, lockUs: 3, rowsSent: 6, rowsExamined: 9}}},
+				check: func(t *testing.T, r advanceResult) {
+					if r.prepared != 3 {
+						t.Errorf("prepared = %d, want 3", r.prepared)
+					}
+				}},
+			{now: t0 + 120*sec, uptime: 30, rows: []snapRow{row("", preparedDigest, 0, cnt(7, 70, 10))},
+				want: []rowDelta{{key: digestKey{"", preparedDigest}, fresh: true, maxExact: true, d: cnt(7, 70, 10)}}},
+			{now: t0 + 180*sec, uptime: 90, rows: []snapRow{row("", preparedDigest, 0, cnt(2, 20, 10))},
+				check: func(t *testing.T, r advanceResult) {
+					if len(r.deltas) != 0 || r.resets != 1 {
+						t.Errorf("TRUNCATE of the counter's table: deltas %+v resets %d", r.deltas, r.resets)
+					}
+				}},
+			{now: t0 + 240*sec, uptime: 150, rows: []snapRow{row("", preparedDigest, 0, cnt(3, 30, 10))},
+				want: []rowDelta{{key: digestKey{"", preparedDigest}, maxExact: true, d: counters{count: 1, latencyUs: 10, maxUs: 10, lockUs: 1, rowsSent: 2, rowsExamined: 3}}}},
+		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var tr tracker

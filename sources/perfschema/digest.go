@@ -12,6 +12,15 @@ import (
 // (a fixed point of the fingerprint), so it has a stable template id.
 const OverflowTemplate = "performance_schema_digest_overflow"
 
+// PreparedTemplate is the template of statements executed through the
+// binary protocol (COM_STMT_EXECUTE: server-side prepared statements, which
+// Go's database/sql uses for every query with arguments unless
+// interpolateParams is set, and JDBC with useServerPrepStmts). MariaDB
+// does not put them in the digest table; the source counts them from the
+// statement/com/Execute row of events_statements_summary_global_by_event_name,
+// for the whole server (Schema ""), so that they are not silently missing.
+const PreparedTemplate = "performance_schema_prepared_executions"
+
 // TemplateSource says what a MinuteDelta's template was computed from.
 type TemplateSource uint8
 
@@ -28,6 +37,9 @@ const (
 	FromDigest
 	// FromOverflow: the overflow row; the template is OverflowTemplate.
 	FromOverflow
+	// FromPrepared: the prepared-execution counter (MariaDB); the template
+	// is PreparedTemplate.
+	FromPrepared
 )
 
 func (s TemplateSource) String() string {
@@ -38,6 +50,8 @@ func (s TemplateSource) String() string {
 		return "digest"
 	case FromOverflow:
 		return "overflow"
+	case FromPrepared:
+		return "prepared"
 	}
 	return "none"
 }
@@ -227,8 +241,9 @@ func templateFor(fp *fingerprint.Fingerprinter, buf []byte, digestText, sample [
 	return ti, buf
 }
 
-// overflowInfo is the templateInfo of the overflow row.
-func overflowInfo(fp *fingerprint.Fingerprinter) templateInfo {
-	id, tmpl := fp.Fingerprint([]byte(OverflowTemplate))
-	return templateInfo{id: id, template: string(tmpl), from: FromOverflow}
+// pseudoInfo is the templateInfo of the overflow row or the
+// prepared-execution counter.
+func pseudoInfo(fp *fingerprint.Fingerprinter, template string, from TemplateSource) templateInfo {
+	id, tmpl := fp.Fingerprint([]byte(template))
+	return templateInfo{id: id, template: string(tmpl), from: from}
 }

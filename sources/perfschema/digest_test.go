@@ -105,9 +105,11 @@ func TestTemplateFor(t *testing.T) {
 	if len(ti4.sample) > 64 || !strings.HasSuffix(ti4.sample, fingerprint.TruncMark) {
 		t.Errorf("sample not bounded: %d bytes %q", len(ti4.sample), ti4.sample)
 	}
-	ov := overflowInfo(fp)
-	if id, tmpl := fp.Fingerprint([]byte(ov.template)); id != ov.id || string(tmpl) != OverflowTemplate {
-		t.Errorf("overflow template %q is not a fixed point of the fingerprint (%q)", OverflowTemplate, tmpl)
+	for _, pseudo := range []string{OverflowTemplate, PreparedTemplate} {
+		ti := pseudoInfo(fp, pseudo, FromOverflow)
+		if id, tmpl := fp.Fingerprint([]byte(ti.template)); id != ti.id || string(tmpl) != pseudo {
+			t.Errorf("template %q is not a fixed point of the fingerprint (%q)", pseudo, tmpl)
+		}
 	}
 }
 

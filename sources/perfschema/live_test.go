@@ -124,8 +124,15 @@ func checkDeltas(t *testing.T, out []MinuteDelta) {
 		if m := time.UnixMilli(d.Minute); m.After(mid) || mid.Sub(m) >= time.Minute || d.Minute%60000 != 0 {
 			t.Errorf("minute %v does not hold the middle %v of (%v, %v]", m, mid, d.Start, d.End)
 		}
-		if d.Overflow != (d.TemplateFrom == FromOverflow) || (!d.Overflow && d.TemplateFrom != FromDigest) {
-			t.Errorf("template from %v (overflow %v) on MariaDB", d.TemplateFrom, d.Overflow)
+		want := FromDigest
+		switch {
+		case d.Overflow:
+			want = FromOverflow
+		case d.Prepared:
+			want = FromPrepared
+		}
+		if d.TemplateFrom != want || (d.Overflow || d.Prepared) && (d.Digest != "" || d.Schema != "") {
+			t.Errorf("template from %v (overflow %v, prepared %v) on MariaDB: %+v", d.TemplateFrom, d.Overflow, d.Prepared, d)
 		}
 	}
 }
@@ -134,7 +141,7 @@ func checkDeltas(t *testing.T, out []MinuteDelta) {
 func bySchema(out []MinuteDelta, schema string) map[string]MinuteDelta {
 	m := map[string]MinuteDelta{}
 	for _, d := range out {
-		if d.Schema == schema && !d.Overflow && d.Template != settleTemplate {
+		if d.Schema == schema && !d.Overflow && !d.Prepared && d.Template != settleTemplate {
 			if _, dup := m[d.Template]; dup {
 				panic("two digests with one template in a test: " + d.Template)
 			}
@@ -166,6 +173,7 @@ func TestLive(t *testing.T) {
 		{"SchemaAttribution", testSchemaAttribution},
 		{"Truncate", testTruncate},
 		{"Overflow", testOverflow},
+		{"Prepared", testPrepared},
 		{"ProbeErrors", testProbeErrors},
 		{"Run", testRun},
 		{"FailedPollKeepsBaseline", testFailedPoll},
@@ -399,6 +407,48 @@ func testOverflow(t *testing.T, e *liveEnv) {
 	st := p.Stats()
 	if st.OverflowStatements != overflow || st.DigestRows < digestsSize-1 {
 		t.Errorf("stats %+v; overflow deltas %d", st, overflow)
+	}
+}
+
+// testPrepared: statements executed through the binary protocol are not in
+// MariaDB's digest table; the source counts them on the Prepared delta. If
+// MariaDB starts digesting them, this test fails and the source must stop
+// reading statement/com/Execute (it would count them twice).
+func testPrepared(t *testing.T, e *liveEnv) {
+	schema, db := e.schema(t)
+	e.truncate(t)
+	p := e.poller(t, Options{})
+	poll(t, p)
+	for i := 0; i < 3; i++ {
+		rows, err := db.Query("SELECT c FROM t WHERE id = ?", i) // prepare, execute, close
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := db.Exec("INSERT INTO t (id, c, n) VALUES (?, ?, ?)", 200+i, "p", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.settle(t, db)
+	out := poll(t, p)
+	var prep MinuteDelta
+	for _, d := range out {
+		if d.Prepared {
+			prep = d
+		}
+	}
+	if prep.Count != 5 || prep.RowsAffectedSum != 2 || prep.RowsSentSum != 2 || prep.Template != PreparedTemplate {
+		t.Errorf("prepared delta %+v, want 5 statements, 2 rows sent, 2 affected", prep)
+	}
+	if got := bySchema(out, schema); len(got) != 0 {
+		t.Errorf("MariaDB now digests prepared statements (%v): stop reading statement/com/Execute", keys(got))
+	}
+	if st := p.Stats(); st.PreparedStatements != 5 {
+		t.Errorf("stats %+v", st)
 	}
 }
 

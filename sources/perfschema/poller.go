@@ -46,6 +46,10 @@ type MinuteDelta struct {
 	// Overflow marks the row of statements the server could not digest
 	// because the digest table was full (Template is OverflowTemplate).
 	Overflow bool
+	// Prepared marks the statements executed through the binary protocol,
+	// which MariaDB leaves out of the digest table (Template is
+	// PreparedTemplate, Schema ""): counted for the whole server.
+	Prepared bool
 
 	// Start and End are the server's clock at the previous poll and at
 	// this one: the statements counted ran in (Start, End].
@@ -110,6 +114,7 @@ type Poller struct {
 // serverInfo is what New learned about the server.
 type serverInfo struct {
 	version      string
+	mariadb      bool  // read statement/com/Execute: MariaDB does not digest it
 	hasQuantiles bool  // QUANTILE_95 and QUANTILE_99
 	hasSample    bool  // QUERY_SAMPLE_TEXT
 	seenResUs    int64 // FIRST_SEEN resolution
@@ -187,6 +192,7 @@ func (p *Poller) probe(ctx context.Context) error {
 	if err := p.db.QueryRowContext(ctx, "SELECT @@performance_schema, VERSION()").Scan(&on, &p.srv.version); err != nil {
 		return fmt.Errorf("perfschema: reading @@performance_schema: %w", err)
 	}
+	p.srv.mariadb = strings.Contains(strings.ToLower(p.srv.version), "mariadb")
 	if on.Int64 == 0 {
 		return fmt.Errorf("%w (%s): set performance_schema=ON in the [mysqld] section of the server's configuration and restart it", ErrDisabled, p.srv.version)
 	}
@@ -336,7 +342,7 @@ func (p *Poller) poll(ctx context.Context) ([]MinuteDelta, error) {
 	var need []string
 	for i := range r.deltas {
 		k := r.deltas[i].key
-		if _, ok := p.templates[k]; !ok && !k.overflow() && validDigest(k.digest) {
+		if _, ok := p.templates[k]; !ok && validDigest(k.digest) {
 			need = append(need, k.digest)
 		}
 	}
@@ -348,7 +354,7 @@ func (p *Poller) poll(ctx context.Context) ([]MinuteDelta, error) {
 	out := make([]MinuteDelta, 0, len(r.deltas))
 	start, end := usTime(r.startUs), usTime(r.endUs)
 	minute := minuteOf((r.startUs + r.endUs) / 2)
-	var overflow templateInfo
+	var overflow, prepared templateInfo
 	var statements int64
 	for i := range r.deltas {
 		d := &r.deltas[i]
@@ -356,9 +362,14 @@ func (p *Poller) poll(ctx context.Context) ([]MinuteDelta, error) {
 		switch {
 		case d.key.overflow():
 			if overflow.from == FromNone {
-				overflow = overflowInfo(p.fp)
+				overflow = pseudoInfo(p.fp, OverflowTemplate, FromOverflow)
 			}
 			ti = &overflow
+		case d.key.prepared():
+			if prepared.from == FromNone {
+				prepared = pseudoInfo(p.fp, PreparedTemplate, FromPrepared)
+			}
+			ti = &prepared
 		case ti == nil:
 			ti = fetched[d.key]
 			if ti == nil {
@@ -369,10 +380,14 @@ func (p *Poller) poll(ctx context.Context) ([]MinuteDelta, error) {
 				p.templates[d.key] = ti
 			}
 		}
+		digest := d.key.digest
+		if d.key.prepared() {
+			digest = ""
+		}
 		md := MinuteDelta{
-			Schema: d.key.schema, Digest: d.key.digest, DigestText: ti.digestText,
+			Schema: d.key.schema, Digest: digest, DigestText: ti.digestText,
 			TemplateID: ti.id, Template: ti.template, TemplateFrom: ti.from, SampleSQL: ti.sample,
-			Overflow: d.key.overflow(),
+			Overflow: d.key.overflow(), Prepared: d.key.prepared(),
 			Start:    start, End: end, Minute: minute, Fresh: d.fresh,
 			Count: clampInt(d.d.count), LatencySumUs: clampInt(d.d.latencyUs),
 			LatencyMaxUs: clampInt(d.d.maxUs), LatencyMaxExact: d.maxExact,
@@ -397,6 +412,7 @@ func (p *Poller) poll(ctx context.Context) ([]MinuteDelta, error) {
 	p.st.vanished.Add(r.vanished)
 	p.st.unattributed.Add(r.unattributed)
 	p.st.overflow.Add(r.overflow)
+	p.st.prepared.Add(r.prepared)
 	if r.restart {
 		p.st.restarts.Add(1)
 	}
@@ -501,6 +517,21 @@ func (p *Poller) read(ctx context.Context, conn *sql.Conn) (snapshot, error) {
 	}
 	if err := closeRows(rows); err != nil {
 		return s, fmt.Errorf("perfschema: reading events_statements_summary_by_digest: %w", err)
+	}
+	if p.srv.mariadb {
+		r := snapRow{key: digestKey{digest: preparedDigest}}
+		err := conn.QueryRowContext(ctx, "SELECT COUNT_STAR, SUM_TIMER_WAIT, MAX_TIMER_WAIT, SUM_LOCK_TIME, SUM_ERRORS, "+
+			"SUM_ROWS_SENT, SUM_ROWS_EXAMINED, SUM_ROWS_AFFECTED FROM performance_schema.events_statements_summary_global_by_event_name "+
+			"WHERE EVENT_NAME = 'statement/com/Execute'").Scan(&r.c.count, &timer, &maxTimer, &lock, &r.c.errors,
+			&r.c.rowsSent, &r.c.rowsExamined, &r.c.rowsAffected)
+		switch {
+		case errors.Is(err, sql.ErrNoRows): // instrument absent: nothing to count
+		case err != nil:
+			return s, fmt.Errorf("perfschema: reading statement/com/Execute: %w", err)
+		default:
+			r.c.latencyUs, r.c.maxUs, r.c.lockUs = timer/1e6, maxTimer/1e6, lock/1e6
+			s.rows = append(s.rows, r)
+		}
 	}
 	return s, nil
 }

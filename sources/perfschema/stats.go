@@ -30,6 +30,10 @@ type Stats struct {
 	// because its digest table was full (the NULL digest row). They are
 	// also returned, as MinuteDelta with Overflow set.
 	OverflowStatements int64
+	// PreparedStatements counts statements executed through the binary
+	// protocol on MariaDB, which the digest table leaves out. They are also
+	// returned, as MinuteDelta with Prepared set.
+	PreparedStatements int64
 	TextQueries        int64 // queries for digest texts
 	// TextMissing counts deltas whose digest text could not be read (the
 	// row vanished between the snapshot and the text query).
@@ -40,7 +44,7 @@ type Stats struct {
 
 type stats struct {
 	polls, pollErrors, rowsRead, deltas, statements, resets, restarts, vanished,
-	unattributed, overflow, textQueries, textMissing, digestRows, digestsSize atomic.Int64
+	unattributed, overflow, prepared, textQueries, textMissing, digestRows, digestsSize atomic.Int64
 }
 
 // Stats returns the Poller's counters. Safe to call at any time.
@@ -50,7 +54,7 @@ func (p *Poller) Stats() Stats {
 		Polls: s.polls.Load(), PollErrors: s.pollErrors.Load(), RowsRead: s.rowsRead.Load(),
 		Deltas: s.deltas.Load(), Statements: s.statements.Load(), Resets: s.resets.Load(),
 		Restarts: s.restarts.Load(), Vanished: s.vanished.Load(), Unattributed: s.unattributed.Load(),
-		OverflowStatements: s.overflow.Load(), TextQueries: s.textQueries.Load(),
+		OverflowStatements: s.overflow.Load(), PreparedStatements: s.prepared.Load(), TextQueries: s.textQueries.Load(),
 		TextMissing: s.textMissing.Load(), DigestRows: s.digestRows.Load(), DigestsSize: s.digestsSize.Load(),
 	}
 }
@@ -81,6 +85,7 @@ func newDescs() descs {
 		c("das_perfschema_vanished_total", "Digest rows that disappeared from the table (TRUNCATE, restart).", func(s *Stats) int64 { return s.Vanished }),
 		c("das_perfschema_unattributed_total", "Digest rows first seen before the previous poll without a baseline (totals not emitted).", func(s *Stats) int64 { return s.Unattributed }),
 		c("das_perfschema_overflow_statements_total", "Statements without a digest because the digest table was full.", func(s *Stats) int64 { return s.OverflowStatements }),
+		c("das_perfschema_prepared_statements_total", "Statements executed through the binary protocol (MariaDB leaves them out of the digest table).", func(s *Stats) int64 { return s.PreparedStatements }),
 		c("das_perfschema_text_queries_total", "Queries for digest texts.", func(s *Stats) int64 { return s.TextQueries }),
 		c("das_perfschema_text_missing_total", "Deltas whose digest text could not be read.", func(s *Stats) int64 { return s.TextMissing }),
 		g("das_perfschema_digest_rows", "Rows in the digest table at the last poll.", func(s *Stats) int64 { return s.DigestRows }),
