@@ -388,7 +388,7 @@ func (p *Poller) poll(ctx context.Context) ([]MinuteDelta, error) {
 			Schema: d.key.schema, Digest: digest, DigestText: ti.digestText,
 			TemplateID: ti.id, Template: ti.template, TemplateFrom: ti.from, SampleSQL: ti.sample,
 			Overflow: d.key.overflow(), Prepared: d.key.prepared(),
-			Start:    start, End: end, Minute: minute, Fresh: d.fresh,
+			Start: start, End: end, Minute: minute, Fresh: d.fresh,
 			Count: clampInt(d.d.count), LatencySumUs: clampInt(d.d.latencyUs),
 			LatencyMaxUs: clampInt(d.d.maxUs), LatencyMaxExact: d.maxExact,
 			LockSumUs: clampInt(d.d.lockUs), RowsSentSum: clampInt(d.d.rowsSent),
