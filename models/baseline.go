@@ -1,0 +1,417 @@
+package models
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+)
+
+const (
+	// maxPeriodPoints bounds Config.Period.
+	maxPeriodPoints = 1 << 20
+	// Seasonal profiles are kept at a coarse resolution whatever the
+	// sampling interval: a daily profile in 96 buckets (15 minutes), a
+	// weekly one in 336 (30 minutes); a configured period in at most 336.
+	dayBuckets  = 96
+	weekBuckets = 336
+	maxBuckets  = weekBuckets
+	// nRecent residuals are kept to re-level after a regime change.
+	nRecent = 16
+	// regimeRun of the last nRecent points beyond pointThreshold mean the
+	// level (or the noise) changed: the baseline re-levels instead of
+	// flagging every following point.
+	regimeRun = 12
+	// pointThreshold is the z beyond which the baseline counts a point as
+	// an exceedance (regime tracking) and detectors' default point test.
+	pointThreshold = 4.0
+	// profileGamma is how much of a bucket a cycle replaces once a profile
+	// has seen a few cycles (a bucket remembers ~1/profileGamma cycles).
+	profileGamma = 0.25
+	// switchGain sets the hysteresis of the choice between no season and
+	// the profiles: a longer ready profile takes over unless its error is
+	// more than 1/switchGain of the active one's; a shorter model takes
+	// over only when its error is below switchGain² of it.
+	switchGain = 0.85
+	// madToMeanAbs converts a MAD into the mean absolute deviation of the
+	// same normal distribution; meanAbsToSigma a mean absolute deviation
+	// into a standard deviation.
+	madToMeanAbs   = 0.7979 / 0.6745
+	meanAbsToSigma = 1.2533
+)
+
+// profile is an additive seasonal profile over one period, a linear
+// spline with len(s) knots; the phase of a point comes from its timestamp,
+// so gaps and irregular sampling need no special handling.
+type profile struct {
+	period  int64 // ms
+	start   int64 // first timestamp learned
+	started bool
+	off     float64 // offset added to the profile
+	s       []float32
+	seen    [(maxBuckets + 63) / 64]uint64 // knots learned at least once
+}
+
+func (p *profile) isSeen(k int) bool { return p.seen[k/64]&(1<<(k%64)) != 0 }
+
+func (p *profile) pos(t int64) (i0, i1 int, f float64) {
+	ph := t % p.period
+	if ph < 0 {
+		ph += p.period
+	}
+	x := float64(ph) * float64(len(p.s)) / float64(p.period)
+	i0 = int(x)
+	if i0 >= len(p.s) {
+		i0 = len(p.s) - 1
+	}
+	f = x - float64(i0)
+	i1 = i0 + 1
+	if i1 == len(p.s) {
+		i1 = 0
+	}
+	return i0, i1, f
+}
+
+func (p *profile) at(t int64) float64 {
+	i0, i1, f := p.pos(t)
+	s0, s1 := p.isSeen(i0), p.isSeen(i1)
+	switch {
+	case s0 && s1:
+		return (1-f)*float64(p.s[i0]) + f*float64(p.s[i1])
+	case s0:
+		return float64(p.s[i0])
+	case s1:
+		return float64(p.s[i1])
+	}
+	return 0
+}
+
+// learn moves the profile at t towards target = x − offset: a knot seen
+// for the first time takes the target; after that it moves by
+// rate×clip(e) per point, where rate replaces a bucket fully in the first
+// cycle and by ~1/(cycles+1) (at least profileGamma) per cycle later.
+func (p *profile) learn(t int64, target, ec float64, interval int64) {
+	if !p.started {
+		p.started = true
+		p.start = t
+	}
+	c := (t - p.start) / p.period
+	rc := profileGamma
+	switch {
+	case c <= 0:
+		rc = 3
+	case 1/float64(c+1) > rc:
+		rc = 1 / float64(c+1)
+	}
+	ppb := float64(p.period) / float64(interval) / float64(len(p.s))
+	rate := rc / math.Max(ppb, 1)
+	if rate > 1 {
+		rate = 1
+	}
+	i0, i1, f := p.pos(t)
+	for _, k := range [2]int{i0, i1} {
+		w := f
+		if k == i0 {
+			w = 1 - f
+		}
+		if !p.isSeen(k) {
+			if w > 0 || k == i0 {
+				p.s[k] = float32(target)
+				p.seen[k/64] |= 1 << (k % 64)
+			}
+			continue
+		}
+		p.s[k] += float32(rate * w * ec)
+	}
+}
+
+func (p *profile) ready(t int64) bool { return p.started && t-p.start >= p.period }
+
+// baseline is the robust seasonal baseline shared by the ewma, cusum,
+// seasonal-esd and ensemble detectors. It runs up to three models side by
+// side and predicts with the active one:
+//
+//   - none: a local level, an EW mean of the recent values (time constant
+//     noneTau points);
+//   - one profile per candidate period (a day and a week when the period
+//     is detected): expected = offset + profile(phase). The profile learns
+//     the value at each phase; the offset, an EW mean of the profile's
+//     residuals (time constant tau), follows level shifts and trends.
+//
+// Residuals are clipped at 3σ before they are learned, so an anomaly does
+// not bend the baseline. The scale is the EW mean absolute residual of the
+// active model, floored (countTracker.scaleFloor). The active model is
+// chosen online by the running error of each (switchGain).
+type baseline struct {
+	cnt    countTracker
+	n      int64   // values learned
+	lvl    float64 // the "none" model's level
+	scale  float64 // EW mean |residual|, residuals clipped at 6σ
+	tau    float64 // offset time constant, points
+	period int     // Config.Period
+	inited bool    // profiles built (needs the sampling interval)
+	ready  uint8   // bit i: profile i has seen a full period
+	active int8    // -1 none, else index into prof
+	prof   []profile
+	perr   [3]float64 // EW |error| of: no season, prof[0], prof[1]
+	recent [nRecent]float32
+	rh     uint8  // next slot of recent
+	hist   uint16 // exceedances, newest in bit 0
+}
+
+// noneTau is the time constant of the "none" model's level, in points.
+const noneTau = 32
+
+func newBaseline(cfg Config) baseline {
+	return baseline{period: cfg.Period, tau: 16, active: -1}
+}
+
+// setup builds the candidate profiles once the interval is known.
+func (b *baseline) setup(interval int64) {
+	b.inited = true
+	add := func(periodMs int64, buckets int) {
+		pts := periodMs / interval
+		if pts < 4 || pts > maxPeriodPoints {
+			return
+		}
+		if int64(buckets) > pts {
+			buckets = int(pts)
+		}
+		b.prof = append(b.prof, profile{period: periodMs, s: make([]float32, buckets)})
+	}
+	switch {
+	case b.period > 0:
+		add(int64(b.period)*interval, maxBuckets)
+	case b.period == 0:
+		add(dayMs, dayBuckets)
+		add(weekMs, weekBuckets)
+	}
+	if len(b.prof) > 0 {
+		pts := float64(b.prof[0].period / interval)
+		b.tau = math.Min(math.Max(pts/24, 16), 120)
+	}
+}
+
+func (b *baseline) model(i int8, t int64) float64 {
+	if i < 0 {
+		return b.lvl
+	}
+	p := &b.prof[i]
+	return p.off + p.at(t)
+}
+
+// predict returns the expected value at t and the scale (≈ one standard
+// deviation of the residual), never 0, Inf or NaN.
+func (b *baseline) predict(t int64) (expected, sigma float64) {
+	expected = b.model(b.active, t)
+	sigma = math.Max(meanAbsToSigma*b.scale, b.cnt.scaleFloor(expected, expected))
+	return expected, sigma
+}
+
+// learn adds x at t, whose residual against predict was e with scale sigma.
+func (b *baseline) learn(t int64, x, e, sigma float64, interval int64) {
+	b.cnt.see(x)
+	if b.n == 0 {
+		b.lvl = x
+		for i := range b.prof {
+			b.prof[i].off = x
+		}
+		b.n = 1
+		b.push(0)
+		return
+	}
+	lim := 3 * sigma
+	if b.n < 8 {
+		lim = math.Inf(1)
+	}
+	es := math.Min(math.Abs(e), 6*sigma)
+	exceed := math.Abs(e) > pointThreshold*sigma
+	first := 1 / float64(b.n+1)
+
+	// Every model learns its own residual; errors are tracked before.
+	rho := 1 / math.Max(64, 2*b.tau)
+	en := x - b.lvl
+	b.perr[0] += rho * (math.Min(math.Abs(en), 6*sigma) - b.perr[0])
+	b.lvl += math.Max(1.0/noneTau, first) * clip(en, lim)
+	for i := range b.prof {
+		p := &b.prof[i]
+		if !p.started {
+			p.off = x
+		}
+		ep := x - p.off - p.at(t)
+		ec := clip(ep, lim)
+		if b.ready&(1<<i) != 0 {
+			b.perr[i+1] += rho * (math.Min(math.Abs(ep), 6*sigma) - b.perr[i+1])
+			// The offset follows the profile's residuals once the profile
+			// covers a period; before, the profile learns against the
+			// first value.
+			p.off += (1 / b.tau) * ec
+		}
+		if interval > 0 {
+			p.learn(t, x-p.off, ec, interval)
+		}
+		if b.ready&(1<<i) == 0 && p.ready(t) {
+			b.ready |= 1 << i
+			b.perr[i+1] = b.perr[b.active+1]
+		}
+	}
+	// A longer ready profile replaces a shorter one (a weekly profile also
+	// holds the daily pattern) unless it is measurably worse; a shorter
+	// model (or none) takes over only when it is measurably better.
+	best := b.active
+	for i := int8(-1); int(i) < len(b.prof); i++ {
+		if i == best || (i >= 0 && b.ready&(1<<i) == 0) {
+			continue
+		}
+		if i > best && switchGain*b.perr[i+1] < b.perr[best+1] ||
+			i < best && b.perr[i+1] < switchGain*switchGain*b.perr[best+1] {
+			best = i
+		}
+	}
+	b.active = best
+
+	rs := math.Max(1/128.0, first)
+	b.scale += rs * (es - b.scale)
+	b.n++
+	b.push(e)
+	b.hist <<= 1
+	if exceed {
+		b.hist |= 1
+	}
+	if bits.OnesCount16(b.hist) >= regimeRun {
+		b.relevel(regimeRun)
+	}
+}
+
+func (b *baseline) push(e float64) {
+	b.recent[b.rh] = float32(e)
+	b.rh = (b.rh + 1) % nRecent
+}
+
+// relevel moves the level by the median of the k newest residuals and
+// raises the scale to their spread: a level shift or a variance change
+// becomes the new normal instead of an endless run of anomalies.
+func (b *baseline) relevel(k int) {
+	var buf [nRecent]float32
+	r := buf[:0]
+	for i := 1; i <= k && i <= nRecent; i++ {
+		r = append(r, b.recent[(int(b.rh)-i+nRecent)%nRecent])
+	}
+	slices.Sort(r)
+	med := float64(r[len(r)/2])
+	if len(r)%2 == 0 {
+		med = (float64(r[len(r)/2-1]) + med) / 2
+	}
+	for i := range r {
+		r[i] = float32(math.Abs(float64(r[i]) - med))
+	}
+	slices.Sort(r)
+	mad := float64(r[len(r)/2])
+	b.lvl += med
+	for i := range b.prof {
+		b.prof[i].off += med
+	}
+	b.scale = math.Max(b.scale, madToMeanAbs*mad)
+	for i := range b.recent {
+		b.recent[i] = float32(float64(b.recent[i]) - med)
+	}
+	b.hist = 0
+}
+
+func (b *baseline) encode(e *enc) {
+	e.bool(b.cnt.notCount)
+	e.iv(b.n)
+	e.f64(b.lvl)
+	e.f64(b.scale)
+	e.f64(b.tau)
+	e.iv(int64(b.period))
+	e.bool(b.inited)
+	e.u8(b.ready)
+	e.u8(uint8(b.active))
+	e.u8(uint8(len(b.prof)))
+	for i := range b.prof {
+		p := &b.prof[i]
+		e.iv(p.period)
+		e.iv(p.start)
+		e.bool(p.started)
+		e.f64(p.off)
+		e.f32s(p.s)
+		for _, w := range p.seen {
+			e.uv(w)
+		}
+	}
+	for _, v := range b.perr {
+		e.f64(v)
+	}
+	for _, v := range b.recent {
+		e.f32(v)
+	}
+	e.u8(b.rh)
+	e.b = append(e.b, byte(b.hist), byte(b.hist>>8))
+}
+
+func (b *baseline) decode(d *dec) {
+	b.cnt.notCount = d.bool()
+	b.n = d.iv()
+	b.lvl = d.f64()
+	b.scale = d.f64()
+	b.tau = d.f64()
+	b.period = int(d.iv())
+	b.inited = d.bool()
+	b.ready = d.u8()
+	b.active = int8(d.u8())
+	np := int(d.u8())
+	if np > 2 || b.n < 0 || b.period < -1 || b.period > maxPeriodPoints || !(b.tau >= 1 && b.tau <= 1e6) || !(b.scale >= 0) {
+		d.fail("bad baseline")
+		return
+	}
+	d.finite(b.lvl, "level")
+	d.finite(b.scale, "scale")
+	b.prof = b.prof[:0]
+	for i := 0; i < np && d.err == nil; i++ {
+		var p profile
+		p.period = d.iv()
+		p.start = d.iv()
+		p.started = d.bool()
+		p.off = d.f64()
+		d.finite(p.off, "offset")
+		p.s = d.f32s(nil, maxBuckets)
+		for j := range p.seen {
+			p.seen[j] = d.uv()
+		}
+		if len(p.s) > 0 && (len(p.s)%64 != 0 && p.seen[len(p.s)/64]>>(len(p.s)%64) != 0 || len(p.s)/64+1 < len(p.seen) && p.seen[len(p.s)/64+1] != 0) {
+			d.fail("bad profile coverage")
+		}
+		if p.period <= 0 || len(p.s) == 0 {
+			d.fail("bad profile")
+		}
+		for _, v := range p.s {
+			d.finite(float64(v), "profile")
+		}
+		b.prof = append(b.prof, p)
+	}
+	if int(b.active) >= len(b.prof) || b.active < -1 || b.ready>>len(b.prof) != 0 {
+		d.fail("bad active profile")
+	}
+	for i := range b.perr {
+		b.perr[i] = d.f64()
+		d.finite(b.perr[i], "profile error")
+	}
+	for i := range b.recent {
+		b.recent[i] = d.f32()
+		d.finite(float64(b.recent[i]), "residual")
+	}
+	b.rh = d.u8()
+	if b.rh >= nRecent {
+		d.fail("bad residual ring")
+	}
+	lo, hi := d.u8(), d.u8()
+	b.hist = uint16(lo) | uint16(hi)<<8
+}
+
+// settled reports whether the residuals can be trusted to have mean 0:
+// there is no seasonality to learn, or a learnt profile is in use. Before
+// that a seasonal ramp and a level shift look alike, so the change-point
+// tests wait.
+func (b *baseline) settled() bool {
+	return b.inited && (len(b.prof) == 0 || b.active >= 0)
+}
