@@ -514,19 +514,33 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 // fires.
 func (c *fakeClock) tick(t *testing.T, want time.Duration) {
 	t.Helper()
+	c.fireAfter(t, c.await(t, want))
+}
+
+// await waits for Run to wait (its previous poll is done) and checks the
+// wait.
+func (c *fakeClock) await(t *testing.T, want time.Duration) time.Duration {
+	t.Helper()
 	select {
 	case d := <-c.waits:
 		if d != want {
 			t.Errorf("Run waited %v, want %v", d, want)
 		}
-		c.mu.Lock()
-		c.now = c.now.Add(d)
-		now := c.now
-		c.mu.Unlock()
-		(<-c.fire) <- now
+		return d
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not wait for the next tick")
+		return 0
 	}
+}
+
+// fireAfter advances the clock by d and ends Run's wait.
+func (c *fakeClock) fireAfter(t *testing.T, d time.Duration) {
+	t.Helper()
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	now := c.now
+	c.mu.Unlock()
+	(<-c.fire) <- now
 }
 
 // testRun drives Run with a fake clock: the first poll at once, the next
@@ -601,6 +615,40 @@ func testRun(t *testing.T, e *liveEnv) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not stop on an emit error")
+	}
+
+	// An emit that fails because Run is being stopped gets the same deltas
+	// again, with the final poll's.
+	p3 := e.poller(t, Options{Now: clock.Now, After: clock.After})
+	ctx3, cancel3 := context.WithCancel(context.Background())
+	var calls []int64
+	done3 := make(chan error, 1)
+	go func() {
+		done3 <- p3.Run(ctx3, func(ctx context.Context, out []MinuteDelta) error {
+			calls = append(calls, bySchema(out, schema)[tmpl].Count)
+			if len(calls) == 1 {
+				cancel3()
+				return ctx.Err()
+			}
+			return nil
+		})
+	}()
+	wait := clock.await(t, time.Minute) // the baseline is taken
+	for i := 0; i < 2; i++ {
+		e.exec(t, db, "SELECT c FROM t WHERE id = 1")
+	}
+	e.settle(t, db)
+	clock.fireAfter(t, wait)
+	select {
+	case err := <-done3:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if len(calls) != 2 || calls[0] != 2 || calls[1] != 2 {
+		t.Errorf("emit saw counts %v, want [2 2] (the failed deltas again)", calls)
 	}
 }
 

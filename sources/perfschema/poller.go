@@ -404,8 +404,12 @@ func (p *Poller) poll(ctx context.Context) ([]MinuteDelta, error) {
 	p.tr.commit(&r, snap.uptimeS)
 	p.trimTemplates()
 
-	p.st.rowsRead.Add(int64(len(snap.rows)))
-	p.st.digestRows.Store(int64(len(snap.rows)))
+	digestRows := int64(len(snap.rows))
+	if p.srv.mariadb && digestRows > 0 && snap.rows[len(snap.rows)-1].key.prepared() {
+		digestRows--
+	}
+	p.st.rowsRead.Add(digestRows)
+	p.st.digestRows.Store(digestRows)
 	p.st.deltas.Add(int64(len(out)))
 	p.st.statements.Add(statements)
 	p.st.resets.Add(r.resets)
@@ -605,8 +609,11 @@ func (p *Poller) fetchTexts(ctx context.Context, conn *sql.Conn, digests []strin
 //
 // A failed poll is reported to Options.OnError and counted; Run keeps
 // going, and the next successful poll covers the missed intervals. An error
-// from emit stops Run and is returned; the deltas it was given are lost.
+// from emit stops Run and is returned (the deltas it was given are lost),
+// except when ctx has ended: then the deltas are handed to emit again, with
+// the final poll's.
 func (p *Poller) Run(ctx context.Context, emit func(context.Context, []MinuteDelta) error) error {
+	var pending []MinuteDelta
 	poll := func(ctx context.Context) error {
 		out, err := p.Poll(ctx)
 		if errors.Is(err, ErrClosed) {
@@ -616,14 +623,18 @@ func (p *Poller) Run(ctx context.Context, emit func(context.Context, []MinuteDel
 			if ctx.Err() == nil && p.opts.OnError != nil {
 				p.opts.OnError(err)
 			}
+		}
+		pending = append(pending, out...)
+		if len(pending) == 0 {
 			return nil
 		}
-		if len(out) == 0 {
-			return nil
-		}
-		if err := emit(ctx, out); err != nil {
+		if err := emit(ctx, pending); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopping: the final poll hands them over again
+			}
 			return fmt.Errorf("perfschema: emit: %w", err)
 		}
+		pending = nil
 		return nil
 	}
 	if err := poll(ctx); err != nil {
