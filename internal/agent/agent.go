@@ -624,16 +624,14 @@ func (r *reader) sealAt(k int64, to int64, replayed bool) error {
 	if !a.in.Replayable() {
 		// The input cannot be read again: the spool is the cut's only
 		// durable copy, written before anything is produced.
-		est := segEstimate(c)
-		if r.ob.reserveDisk(k, est) {
-			size, err := r.ob.spool.write(c, a.config)
-			if err != nil {
-				r.ob.settleDisk(k, -1)
-				a.log.Error("agent: cannot spool a cut of an input that cannot be re-read; a crash before Kafka acknowledges it loses it", "cut", k, "err", err)
-			} else {
-				r.ob.settleDisk(k, size)
-				c.spooled = true
-			}
+		data := r.ob.spool.encode(c, c.records, a.config)
+		if !r.ob.reserveDisk(k, int64(len(data))) {
+			a.log.Error("agent: the spool has no room for a cut of an input that cannot be re-read; a crash before Kafka acknowledges it loses it", "cut", k)
+		} else if err := r.ob.spool.write(k, data); err != nil {
+			r.ob.unreserve(k)
+			a.log.Error("agent: cannot spool a cut of an input that cannot be re-read; a crash before Kafka acknowledges it loses it", "cut", k, "err", err)
+		} else {
+			c.spooled = true
 		}
 	}
 	if !replayed {

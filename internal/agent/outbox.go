@@ -52,8 +52,6 @@ func (o *outbox) signal() {
 	}
 }
 
-func segEstimate(c *cut) int64 { return c.size + int64(c.nrec)*20 + 512 }
-
 // pushSpooled appends a cut recovered from its segment (records not
 // loaded).
 func (o *outbox) pushSpooled(c *cut, size int64) {
@@ -67,78 +65,83 @@ func (o *outbox) pushSpooled(c *cut, size int64) {
 	o.signal()
 }
 
-// reserveDisk makes room for a segment of size bytes (dropping the oldest
-// cuts not being sent if needed) and accounts it to cut k. It reports false
-// when there is no room even so.
+// reserveDisk makes room for a segment of size bytes for cut k, dropping
+// the oldest cuts not being sent if needed. It reports false when there is
+// no room even so.
 func (o *outbox) reserveDisk(k, size int64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return o.reserveLocked(k, size)
+}
+
+func (o *outbox) reserveLocked(k, size int64) bool {
 	for o.mu.diskBytes+size > o.diskMax {
 		if !o.dropOldestLocked() {
+			o.updateLocked()
 			return false
 		}
 	}
 	o.mu.disk[k] = size
 	o.mu.diskBytes += size
+	o.updateLocked()
 	return true
 }
 
-// settleDisk corrects the reservation of cut k to the real size, or
-// releases it (size < 0) when the segment could not be written.
-func (o *outbox) settleDisk(k, size int64) {
+// unreserve releases the reservation of cut k (its segment could not be
+// written).
+func (o *outbox) unreserve(k int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.mu.diskBytes -= o.mu.disk[k]
 	delete(o.mu.disk, k)
-	if size >= 0 {
-		o.mu.disk[k] = size
-		o.mu.diskBytes += size
-	}
 	o.updateLocked()
 }
 
 // push appends a sealed cut (records in memory; spooled if its segment is
-// already written). Memory beyond memMax moves the cut to the spool; a
-// full spool drops the oldest cuts.
+// already written). Beyond memMax the cut goes to the spool; when the spool
+// is full the oldest cuts are dropped, and if nothing older can be dropped,
+// this one is.
 func (o *outbox) push(c *cut) {
 	o.mu.Lock()
-	for {
-		if o.mu.memBytes+c.size <= o.memMax {
-			o.mu.memBytes += c.size
-			c.inMem = true
-			break
-		}
-		if c.spooled {
-			c.records = nil // its segment has it
-			break
-		}
-		est := segEstimate(c)
-		if o.mu.diskBytes+est <= o.diskMax {
-			o.mu.disk[c.k] = est
-			o.mu.diskBytes += est
-			o.mu.Unlock()
-			size, err := o.spool.write(c, o.config)
-			if err != nil {
-				o.log.Error("agent: spool write failed; keeping the cut in memory", "cut", c.k, "err", err)
-				o.settleDisk(c.k, -1)
-				o.mu.Lock()
-				o.mu.memBytes += c.size // over the bound rather than lose it
-				c.inMem = true
-				break
-			}
-			o.settleDisk(c.k, size)
-			o.stats.spilled.Add(1)
-			o.mu.Lock()
-			c.spooled, c.records = true, nil
-			break
-		}
-		if !o.dropOldestLocked() {
-			o.mu.q = append(o.mu.q, c) // keep order while dropping
-			o.dropLocked(len(o.mu.q) - 1)
-			o.updateLocked()
-			o.mu.Unlock()
-			return
-		}
+	if o.mu.memBytes+c.size <= o.memMax {
+		o.mu.memBytes += c.size
+		c.inMem = true
+		o.mu.q = append(o.mu.q, c)
+		o.updateLocked()
+		o.mu.Unlock()
+		o.signal()
+		return
+	}
+	if c.spooled {
+		c.records = nil // its segment has it
+		o.mu.q = append(o.mu.q, c)
+		o.updateLocked()
+		o.mu.Unlock()
+		o.signal()
+		return
+	}
+	o.mu.Unlock()
+
+	data := o.spool.encode(c, c.records, o.config) // only the reader pushes: c is not shared yet
+	o.mu.Lock()
+	if !o.reserveLocked(c.k, int64(len(data))) {
+		o.mu.q = append(o.mu.q, c)
+		o.dropLocked(len(o.mu.q) - 1)
+		o.updateLocked()
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	if err := o.spool.write(c.k, data); err != nil {
+		o.log.Error("agent: spool write failed; keeping the cut in memory", "cut", c.k, "err", err)
+		o.unreserve(c.k)
+		o.mu.Lock()
+		o.mu.memBytes += c.size // over the bound rather than lose it
+		c.inMem = true
+	} else {
+		o.stats.spilled.Add(1)
+		o.mu.Lock()
+		c.spooled, c.records = true, nil
 	}
 	o.mu.q = append(o.mu.q, c)
 	o.updateLocked()
@@ -304,19 +307,18 @@ func (o *outbox) spillAll() (spilled, left int) {
 		if c.spooled || c.records == nil {
 			continue
 		}
-		est := segEstimate(c)
-		if o.mu.diskBytes+est > o.diskMax {
+		data := o.spool.encode(c, c.records, o.config)
+		if o.mu.diskBytes+int64(len(data)) > o.diskMax {
 			left++
 			continue
 		}
-		size, err := o.spool.write(c, o.config)
-		if err != nil {
+		if err := o.spool.write(c.k, data); err != nil {
 			o.log.Error("agent: spool", "cut", c.k, "err", err)
 			left++
 			continue
 		}
-		o.mu.disk[c.k] = size
-		o.mu.diskBytes += size
+		o.mu.disk[c.k] = int64(len(data))
+		o.mu.diskBytes += int64(len(data))
 		c.spooled = true
 		spilled++
 	}

@@ -12,26 +12,36 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // A spool segment holds the Kafka records of one cut on disk:
 //
-//	magic "das-agent-segment-1\n"
+//	magic "das-agent-segment-2\n"
 //	uvarint length, the cut's journal entry as JSON
-//	per record: uvarint key length, key, uvarint value length, value
+//	one byte: the compression codec of the rest (franz-go codec numbers:
+//	0 none, 4 zstd)
+//	the records, compressed: per record uvarint key length, key, uvarint
+//	value length, value
 //	CRC-32C (little endian) of everything before it
 //
 // It is written to a temporary name, fsynced and renamed, so a segment
-// that exists is complete; the checksum catches a disk that lied.
-const segmentMagic = "das-agent-segment-1\n"
+// that exists is complete; the checksum catches a disk that lied. Records
+// are compressed with zstd, as they would be on the wire, so the spool holds
+// several times more than its byte bound of raw records.
+const segmentMagic = "das-agent-segment-2\n"
 
 const spoolDirName = "spool"
 
-// spool is the directory of segments. Its methods do file I/O only; the
-// outbox decides what is spooled and accounts for the bytes.
+// spool is the directory of segments. Its methods do file I/O and
+// encoding only; the outbox decides what is spooled and accounts for the
+// bytes. Safe for concurrent use.
 type spool struct {
 	dir    string
 	noSync bool
+	comp   kgo.Compressor
+	decomp kgo.Decompressor
 }
 
 func openSpool(stateDir string, noSync bool) (*spool, error) {
@@ -39,47 +49,54 @@ func openSpool(stateDir string, noSync bool) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("agent: spool: %w", err)
 	}
-	return &spool{dir: dir, noSync: noSync}, nil
+	comp, err := kgo.DefaultCompressor(kgo.ZstdCompression())
+	if err != nil {
+		return nil, fmt.Errorf("agent: spool: %w", err)
+	}
+	return &spool{dir: dir, noSync: noSync, comp: comp, decomp: kgo.DefaultDecompressor()}, nil
 }
 
 func segmentName(k int64) string { return fmt.Sprintf("%020d.seg", k) }
 
 func (s *spool) path(k int64) string { return filepath.Join(s.dir, segmentName(k)) }
 
-// segmentSize is the size of c's segment file.
-func segmentSize(c *cut, hdr []byte) int64 {
-	n := int64(len(segmentMagic)+binary.MaxVarintLen64+len(hdr)) + 4
-	for _, r := range c.records {
-		n += int64(2*binary.MaxVarintLen64 + len(r.key) + len(r.value))
-	}
-	return n
-}
-
 func cutEntry(c *cut, config string) entry {
 	return entry{T: "cut", K: c.k, Stream: c.stream, From: c.from, To: c.to, Statements: c.statements, Records: c.nrec, Config: config}
 }
 
-// write writes c's segment (c.records must be set) and returns its size.
-func (s *spool) write(c *cut, config string) (int64, error) {
+// encode returns the segment bytes of cut c with records recs.
+func (s *spool) encode(c *cut, recs []record, config string) []byte {
 	hdr, err := json.Marshal(cutEntry(c, config))
 	if err != nil {
-		return 0, err
+		panic("BUG: agent: cut entry does not marshal: " + err.Error())
 	}
-	buf := make([]byte, 0, segmentSize(c, hdr))
+	var raw []byte
+	for _, r := range recs {
+		raw = binary.AppendUvarint(raw, uint64(len(r.key)))
+		raw = append(raw, r.key...)
+		raw = binary.AppendUvarint(raw, uint64(len(r.value)))
+		raw = append(raw, r.value...)
+	}
+	var dst bytes.Buffer
+	body, codec := s.comp.Compress(&dst, raw)
+	if codec != kgo.CodecZstd {
+		body, codec = raw, kgo.CodecNone
+	}
+	buf := make([]byte, 0, len(segmentMagic)+binary.MaxVarintLen64+len(hdr)+1+len(body)+4)
 	buf = append(buf, segmentMagic...)
 	buf = binary.AppendUvarint(buf, uint64(len(hdr)))
 	buf = append(buf, hdr...)
-	for _, r := range c.records {
-		buf = binary.AppendUvarint(buf, uint64(len(r.key)))
-		buf = append(buf, r.key...)
-		buf = binary.AppendUvarint(buf, uint64(len(r.value)))
-		buf = append(buf, r.value...)
+	buf = append(buf, byte(codec))
+	buf = append(buf, body...)
+	return binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
+}
+
+// write writes segment data for cut k.
+func (s *spool) write(k int64, data []byte) error {
+	if err := writeFileSync(s.path(k), data, s.noSync); err != nil {
+		return fmt.Errorf("agent: spool cut %d: %w", k, err)
 	}
-	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
-	if err := writeFileSync(s.path(c.k), buf, s.noSync); err != nil {
-		return 0, fmt.Errorf("agent: spool cut %d: %w", c.k, err)
-	}
-	return int64(len(buf)), nil
+	return nil
 }
 
 // read returns the records and journal entry of cut k's segment.
@@ -90,7 +107,7 @@ func (s *spool) read(k int64) ([]record, entry, error) {
 	if err != nil {
 		return nil, e, fmt.Errorf("agent: spool: %w", err)
 	}
-	recs, e, err := decodeSegment(data)
+	recs, e, err := s.decode(data)
 	if err != nil {
 		return nil, e, fmt.Errorf("%w: %s: %v", ErrCorruptState, path, err)
 	}
@@ -100,8 +117,8 @@ func (s *spool) read(k int64) ([]record, entry, error) {
 	return recs, e, nil
 }
 
-// decodeSegment parses a segment. The records alias data.
-func decodeSegment(data []byte) ([]record, entry, error) {
+// decode parses a segment. The records may alias data.
+func (s *spool) decode(data []byte) ([]record, entry, error) {
 	var e entry
 	if len(data) < len(segmentMagic)+4 || !bytes.HasPrefix(data, []byte(segmentMagic)) {
 		return nil, e, errors.New("not a segment")
@@ -129,6 +146,21 @@ func decodeSegment(data []byte) ([]record, entry, error) {
 	}
 	if e.Records < 0 || e.Records > MaxCutRecords {
 		return nil, e, fmt.Errorf("header says %d records", e.Records)
+	}
+	if len(r) < 1 {
+		return nil, e, io.ErrUnexpectedEOF
+	}
+	switch codec := kgo.CompressionCodecType(r[0]); codec {
+	case kgo.CodecNone:
+		r = r[1:]
+	case kgo.CodecZstd:
+		raw, err := s.decomp.Decompress(r[1:], codec)
+		if err != nil {
+			return nil, e, fmt.Errorf("decompress: %w", err)
+		}
+		r = raw
+	default:
+		return nil, e, fmt.Errorf("unknown codec %d", codec)
 	}
 	recs := make([]record, 0, e.Records)
 	for len(r) > 0 {
