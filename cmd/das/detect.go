@@ -223,7 +223,7 @@ func printDetectors(w io.Writer, reg *models.Registry) {
 	}
 	for _, n := range names {
 		def := ""
-		if n == models.DefaultDetector {
+		if n == models.DefaultDetector && !strings.Contains(reg.Doc(n), "(default)") {
 			def = " (default)"
 		}
 		fmt.Fprintf(w, "  %-14s %s%s\n", n, reg.Doc(n), def)

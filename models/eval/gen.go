@@ -181,6 +181,23 @@ func Generate(seed uint64, opt GenOptions) []Series {
 	return out
 }
 
+// weekendness is 1 from Saturday 00:00 to Monday 00:00 UTC, 0 on weekdays,
+// with 6-hour smooth ramps centred on those midnights: traffic changes
+// over an evening, not in a minute.
+func weekendness(ms int64) float64 {
+	const h = 0.125 // half a ramp, in days
+	// Days since Friday 00:00: 1970-01-02 was a Friday.
+	u := math.Mod(float64(ms-86400000)/86400e3, 7)
+	if u < 0 {
+		u += 7
+	}
+	smooth := func(z float64) float64 {
+		z = min(max(z, 0), 1)
+		return z * z * (3 - 2*z)
+	}
+	return smooth((u-1+h)/(2*h)) - smooth((u-3+h)/(2*h))
+}
+
 // edit is a point anomaly applied after the noise.
 type edit struct {
 	i    int
@@ -202,7 +219,9 @@ func (p profile) generate(seed uint64, kind Kind, r *rng, scale float64) Series 
 	// The expected value of every point without anomalies.
 	mean := make([]float64, n)
 	for i := range mean {
-		t := benchmarkStart + int64(i)*iv
+		// A point stands for its sampling bucket: evaluate the shape at
+		// the bucket's middle (a daily point is the whole day).
+		t := benchmarkStart + int64(i)*iv + iv/2
 		days := float64(int64(i)*iv) / 86400e3
 		hour := float64(t%86400000)/3600e3 - phase
 		m := 1 + trend*days
@@ -212,8 +231,8 @@ func (p profile) generate(seed uint64, kind Kind, r *rng, scale float64) Series 
 			x := 2 * math.Pi * (hour - 4) / 24
 			m *= 1 + p.daily*(-0.8*math.Cos(x)-0.2*math.Cos(2*x))
 		}
-		if dow := (t/86400000 + 4) % 7; p.weekend != 0 && (dow == 0 || dow == 6) {
-			m *= 1 - p.weekend
+		if p.weekend != 0 {
+			m *= 1 - p.weekend*weekendness(t)
 		}
 		for _, c := range p.cycles {
 			m += c.amp * math.Sin(2*math.Pi*float64(t%c.period.Milliseconds())/float64(c.period.Milliseconds()))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"testing"
+	"time"
 )
 
 func dataset(t *testing.T, seed uint64, opt GenOptions) []byte {
@@ -168,6 +169,27 @@ func TestTimeFormats(t *testing.T) {
 	} {
 		if got := string(f.Append(nil, ms)); got != want {
 			t.Errorf("format %d: %q, want %q", f, got, want)
+		}
+	}
+}
+
+func TestWeekendness(t *testing.T) {
+	day := int64(86400000)
+	mon := int64(1704067200000) // 2024-01-01, a Monday
+	for _, tc := range []struct {
+		ms   int64
+		want float64
+	}{
+		{mon + day/2, 0},             // Monday noon
+		{mon + 4*day + day/2, 0},     // Friday noon
+		{mon + 5*day, 0.5},           // Saturday 00:00, mid-ramp
+		{mon + 5*day + day/2, 1},     // Saturday noon
+		{mon + 6*day + day/2, 1},     // Sunday noon
+		{mon + 7*day, 0.5},           // Monday 00:00, mid-ramp
+		{mon + 7*day + 4*3600000, 0}, // Monday 04:00, past the ramp
+	} {
+		if got := weekendness(tc.ms); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%v: %v, want %v", time.UnixMilli(tc.ms).UTC(), got, tc.want)
 		}
 	}
 }
