@@ -373,8 +373,7 @@ type generation struct {
 	dss    map[string]*datasource
 	nodes  []*node
 
-	stmts     sync.Map // stmtKey → *stmt
-	stmtCount atomic.Int64
+	stmtCount atomic.Int64 // logical statements cached, all tables
 }
 
 func (g *generation) release() { g.refs.Add(-1) }
@@ -395,6 +394,7 @@ type table struct {
 	dss         []*datasource // by target index
 	placeholder string        // "{name}"
 	idgen       leaf.IDGen
+	stmts       sync.Map // logical query → *stmtSet
 }
 
 // route returns the target of key and its datasource.
@@ -551,13 +551,6 @@ func pingAll(ctx context.Context, nodes []*node, timeout time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// stmtKey identifies a rewritten statement within a generation.
-type stmtKey struct {
-	query string
-	table *table
-	index int
-}
-
 // stmt is a statement rewritten for one physical table.
 type stmt struct {
 	sql  string
@@ -565,24 +558,38 @@ type stmt struct {
 	tmpl *template
 }
 
+// stmtSet holds one logical statement's rewrites, by target index.
+type stmtSet struct {
+	by []atomic.Pointer[stmt]
+}
+
 // statement returns query rewritten for target tg of t: every {name}
 // placeholder replaced by the physical table. Rewrites are cached per
-// generation up to MaxStatements.
+// table of a generation (so a reload starts afresh), up to MaxStatements
+// logical statements per generation; past that they are rewritten on every
+// call.
 func (c *Cluster) statement(g *generation, t *table, tg Target, query string) (*stmt, error) {
-	k := stmtKey{query: query, table: t, index: tg.Index}
-	if v, ok := g.stmts.Load(k); ok {
-		return v.(*stmt), nil
+	var set *stmtSet
+	if v, ok := t.stmts.Load(query); ok {
+		set = v.(*stmtSet)
+		if s := set.by[tg.Index].Load(); s != nil {
+			return s, nil
+		}
 	}
 	if !strings.Contains(query, t.placeholder) {
 		return nil, fmt.Errorf("%w: table %q: write it as %s", ErrNoTablePlaceholder, t.cfg.Name, t.placeholder)
 	}
 	phys := strings.ReplaceAll(query, t.placeholder, "`"+tg.Table+"`")
 	s := &stmt{sql: phys, sqlb: []byte(phys), tmpl: c.tmpl.get(query, t)}
-	if g.stmtCount.Load() < int64(c.opts.MaxStatements) {
-		if v, loaded := g.stmts.LoadOrStore(k, s); loaded {
-			return v.(*stmt), nil
+	if set == nil && g.stmtCount.Load() < int64(c.opts.MaxStatements) {
+		v, loaded := t.stmts.LoadOrStore(query, &stmtSet{by: make([]atomic.Pointer[stmt], len(t.targets))})
+		if !loaded {
+			g.stmtCount.Add(1)
 		}
-		g.stmtCount.Add(1)
+		set = v.(*stmtSet)
+	}
+	if set != nil {
+		set.by[tg.Index].CompareAndSwap(nil, s)
 	}
 	return s, nil
 }

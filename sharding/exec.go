@@ -43,7 +43,7 @@ func (c *Cluster) Query(ctx context.Context, table string, key any, query string
 	if err != nil {
 		return nil, err
 	}
-	return c.query(ctx, g, nil, table, v, query, args, g.release)
+	return c.query(ctx, g, nil, table, v, query, args, g)
 }
 
 // QueryRow is Query for at most one row; errors are deferred to Scan.
@@ -92,12 +92,12 @@ func (c *Cluster) execOn(ctx context.Context, ds *datasource, tx *Tx, st *stmt, 
 	return res, err
 }
 
-// query routes and runs a read. done (may be nil) is called once the Rows
-// are finished, or before query returns an error.
-func (c *Cluster) query(ctx context.Context, g *generation, tx *Tx, table string, key Value, query string, args []any, done func()) (*Rows, error) {
+// query routes and runs a read on g. pin (may be nil) is released once
+// the Rows are finished, or before query returns an error.
+func (c *Cluster) query(ctx context.Context, g *generation, tx *Tx, table string, key Value, query string, args []any, pin *generation) (*Rows, error) {
 	fail := func(err error) (*Rows, error) {
-		if done != nil {
-			done()
+		if pin != nil {
+			pin.release()
 		}
 		return nil, err
 	}
@@ -118,10 +118,10 @@ func (c *Cluster) query(ctx context.Context, g *generation, tx *Tx, table string
 	if err != nil {
 		return fail(err)
 	}
-	return c.queryOn(ctx, ds, tx, st, args, done)
+	return c.queryOn(ctx, ds, tx, st, args, pin)
 }
 
-func (c *Cluster) queryOn(ctx context.Context, ds *datasource, tx *Tx, st *stmt, args []any, done func()) (*Rows, error) {
+func (c *Cluster) queryOn(ctx context.Context, ds *datasource, tx *Tx, st *stmt, args []any, pin *generation) (*Rows, error) {
 	var n *node
 	start := c.opts.Now()
 	var rows *sql.Rows
@@ -136,12 +136,12 @@ func (c *Cluster) queryOn(ctx context.Context, ds *datasource, tx *Tx, st *stmt,
 	lat := c.opts.Now().Sub(start)
 	if err != nil {
 		c.observe(ds, n, st, start, lat, 0, 0, err)
-		if done != nil {
-			done()
+		if pin != nil {
+			pin.release()
 		}
 		return nil, err
 	}
-	return &Rows{rows: rows, c: c, ds: ds, n: n, st: st, start: start, lat: lat, done: done}, nil
+	return &Rows{rows: rows, c: c, ds: ds, n: n, st: st, start: start, lat: lat, pin: pin}, nil
 }
 
 // Rows is the result of a routed query, read like *sql.Rows. Its
@@ -157,7 +157,7 @@ type Rows struct {
 	start time.Time
 	lat   time.Duration
 	count int64
-	done  func()
+	pin   *generation // released when finished; nil in a transaction
 	fin   bool
 }
 
@@ -210,8 +210,8 @@ func (r *Rows) finish(closeErr error) {
 	}
 	_ = r.rows.Close()
 	r.c.observe(r.ds, r.n, r.st, r.start, r.lat, r.count, 0, err)
-	if r.done != nil {
-		r.done()
+	if r.pin != nil {
+		r.pin.release()
 	}
 }
 

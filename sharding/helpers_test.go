@@ -110,7 +110,7 @@ func orderConfig(dsns []string, tables int, strategy string, pool PoolConfig) Co
 func smallPool() PoolConfig { return PoolConfig{MaxOpen: 6, MaxIdle: 3} }
 
 // setupOrders creates the databases and tables and opens a Cluster.
-func setupOrders(t *testing.T, dbsN, tables int, opts Options) (*Cluster, []*sql.DB, Config) {
+func setupOrders(t testing.TB, dbsN, tables int, opts Options) (*Cluster, []*sql.DB, Config) {
 	t.Helper()
 	dsns, dbs := newDBs(t, dbsN)
 	cfg := orderConfig(dsns, tables, "mod", smallPool())
@@ -127,7 +127,7 @@ func setupOrders(t *testing.T, dbsN, tables int, opts Options) (*Cluster, []*sql
 	return c, dbs, cfg
 }
 
-func openCluster(t *testing.T, cfg Config, opts Options) *Cluster {
+func openCluster(t testing.TB, cfg Config, opts Options) *Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
