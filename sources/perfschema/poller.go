@@ -3,6 +3,7 @@ package perfschema
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strconv"
@@ -316,6 +317,12 @@ func (p *Poller) Poll(ctx context.Context) ([]MinuteDelta, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
 	out, err := p.poll(ctx)
+	if (errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn)) && ctx.Err() == nil {
+		// A pooled connection the server closed (restart, idle timeout).
+		// The poll only reads and nothing was committed: try once more on
+		// a new connection.
+		out, err = p.poll(ctx)
+	}
 	if err != nil {
 		p.st.pollErrors.Add(1)
 		return nil, err
