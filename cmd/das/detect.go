@@ -131,7 +131,7 @@ func detectMain(ctx context.Context, args []string, s stdio, reg *models.Registr
 			return errors.New("--seeds and --heldout-seeds are both empty")
 		}
 		if opt.Period, err = parsePeriod(*period, 0); err != nil {
-			return err
+			return fmt.Errorf("%w (with --evaluate: auto, none or a number of points; the series have different intervals)", err)
 		}
 		if *detector != "" {
 			for _, d := range strings.Split(*detector, ",") {

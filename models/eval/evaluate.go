@@ -221,8 +221,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-// WriteTiming writes each detector's time per point (measured, so it varies
-// from run to run; kept out of the markdown tables).
+// WriteTiming writes each detector's time per point: wall-clock time spent
+// in Observe, so it varies from run to run and overstates CPU time on a
+// loaded machine (benchmarks in package models give the CPU figures); kept
+// out of the markdown tables.
 func (r *Report) WriteTiming(w io.Writer) error {
 	type acc struct {
 		points  int
@@ -242,7 +244,7 @@ func (r *Report) WriteTiming(w io.Writer) error {
 	}
 	for _, d := range order {
 		a := per[d]
-		if _, err := fmt.Fprintf(w, "%s: %d points in %v (%.2f µs/point)\n", d, a.points, a.elapsed.Round(time.Millisecond),
+		if _, err := fmt.Fprintf(w, "%s: %d points, %v wall time in Observe (%.2f µs/point)\n", d, a.points, a.elapsed.Round(time.Millisecond),
 			float64(a.elapsed.Microseconds())/float64(max(a.points, 1))); err != nil {
 			return err
 		}
