@@ -58,12 +58,10 @@ func (p *profile) pos(t int64) (i0, i1 int, f float64) {
 	if ph < 0 {
 		ph += p.period
 	}
-	x := float64(ph) * float64(len(p.s)) / float64(p.period)
-	i0 = int(x)
-	if i0 >= len(p.s) {
-		i0 = len(p.s) - 1
-	}
-	f = x - float64(i0)
+	// Integer arithmetic: a point on a knot lands on it exactly.
+	x := ph * int64(len(p.s))
+	i0 = int(x / p.period)
+	f = float64(x%p.period) / float64(p.period)
 	i1 = i0 + 1
 	if i1 == len(p.s) {
 		i1 = 0
@@ -71,18 +69,20 @@ func (p *profile) pos(t int64) (i0, i1 int, f float64) {
 	return i0, i1, f
 }
 
-func (p *profile) at(t int64) float64 {
+// at returns the profile at t; ok is false when neither knot around t
+// has been learned (a gap in the first cycle).
+func (p *profile) at(t int64) (v float64, ok bool) {
 	i0, i1, f := p.pos(t)
 	s0, s1 := p.isSeen(i0), p.isSeen(i1)
 	switch {
 	case s0 && s1:
-		return (1-f)*float64(p.s[i0]) + f*float64(p.s[i1])
+		return (1-f)*float64(p.s[i0]) + f*float64(p.s[i1]), true
 	case s0:
-		return float64(p.s[i0])
+		return float64(p.s[i0]), true
 	case s1:
-		return float64(p.s[i1])
+		return float64(p.s[i1]), true
 	}
-	return 0
+	return 0, false
 }
 
 // learn moves the profile at t towards target = x − offset: a knot seen
@@ -114,7 +114,9 @@ func (p *profile) learn(t int64, target, ec float64, interval int64) {
 			w = 1 - f
 		}
 		if !p.isSeen(k) {
-			if w > 0 || k == i0 {
+			// The nearest knot takes the target; a far one waits for a
+			// point of its own.
+			if w >= 0.5 {
 				p.s[k] = float32(target)
 				p.seen[k/64] |= 1 << (k % 64)
 			}
@@ -153,6 +155,7 @@ type baseline struct {
 	active int8    // -1 none, else index into prof
 	prof   []profile
 	perr   [3]float64 // EW |error| of: no season, prof[0], prof[1]
+	tail   [tailBins]float32 // EW histogram of |residual|/σ (tailQ99)
 	recent [nRecent]float32
 	rh     uint8  // next slot of recent
 	hist   uint16 // exceedances, newest in bit 0
@@ -162,7 +165,76 @@ type baseline struct {
 const noneTau = 32
 
 func newBaseline(cfg Config) baseline {
-	return baseline{period: cfg.Period, tau: 16, active: -1}
+	b := baseline{period: cfg.Period, tau: 16, active: -1}
+	b.initTail()
+	return b
+}
+
+const (
+	// gaussQ99 is the 99th percentile of |z| for normal residuals.
+	gaussQ99 = 2.576
+	// The tail histogram: tailBins bins of tailWidth σ, the last open;
+	// counts decay by tailDecay per point (a memory of ~1000 points) and
+	// start as tailPrior points of a normal distribution.
+	tailBins  = 20
+	tailWidth = 0.6
+	tailDecay = 1.0 / 1024
+	tailPrior = 200
+)
+
+func (b *baseline) initTail() {
+	// Normal |z| mass per bin: 2·(Φ(hi) − Φ(lo)).
+	for k := range b.tail {
+		lo, hi := float64(k)*tailWidth, float64(k+1)*tailWidth
+		if k == tailBins-1 {
+			hi = math.Inf(1)
+		}
+		b.tail[k] = float32(tailPrior * (math.Erf(hi/math.Sqrt2) - math.Erf(lo/math.Sqrt2)))
+	}
+}
+
+func (b *baseline) addTail(z float64) {
+	k := int(z / tailWidth)
+	if k >= tailBins || k < 0 {
+		k = tailBins - 1
+	}
+	for i := range b.tail {
+		b.tail[i] *= 1 - tailDecay
+	}
+	b.tail[k] += 1
+}
+
+// q99 is the 99th percentile of |z| read off the tail histogram.
+func (b *baseline) q99() float64 {
+	var tot float64
+	for _, c := range b.tail {
+		tot += float64(c)
+	}
+	need := 0.01 * tot // mass above the quantile
+	for k := tailBins - 1; k >= 0; k-- {
+		c := float64(b.tail[k])
+		if c >= need {
+			if k == tailBins-1 {
+				return float64(k) * tailWidth
+			}
+			return float64(k+1)*tailWidth - need/c*tailWidth
+		}
+		need -= c
+	}
+	return 0
+}
+
+// threshold scales a detector's z threshold thr for heavy-tailed noise:
+// when the 99th percentile of |z| exceeds the normal one, the tail is
+// heavier than the scale says, and the threshold grows by the ratio to
+// the power 1.5 (tails thicken faster than the 99th percentile moves). It
+// never goes below thr.
+func (b *baseline) threshold(thr float64) float64 {
+	r := b.q99() / gaussQ99
+	if r <= 1 {
+		return thr
+	}
+	return thr * r * math.Sqrt(r)
 }
 
 // setup builds the candidate profiles once the interval is known.
@@ -191,12 +263,16 @@ func (b *baseline) setup(interval int64) {
 	}
 }
 
+// model returns the prediction of model i (-1 = none) at t, falling back
+// to shorter models where profile i has not learned the phase of t.
 func (b *baseline) model(i int8, t int64) float64 {
-	if i < 0 {
-		return b.lvl
+	for ; i >= 0; i-- {
+		p := &b.prof[i]
+		if v, ok := p.at(t); ok {
+			return p.off + v
+		}
 	}
-	p := &b.prof[i]
-	return p.off + p.at(t)
+	return b.lvl
 }
 
 // predict returns the expected value at t and the scale (≈ one standard
@@ -237,9 +313,13 @@ func (b *baseline) learn(t int64, x, e, sigma float64, interval int64) {
 		if !p.started {
 			p.off = x
 		}
-		ep := x - p.off - p.at(t)
+		v, covered := p.at(t)
+		ep := x - p.off - v
 		ec := clip(ep, lim)
-		if b.ready&(1<<i) != 0 {
+		if !covered {
+			ec = 0 // nothing to correct yet; the knot takes x below
+		}
+		if b.ready&(1<<i) != 0 && covered {
 			b.perr[i+1] += rho * (math.Min(math.Abs(ep), 6*sigma) - b.perr[i+1])
 			// The offset follows the profile's residuals once the profile
 			// covers a period; before, the profile learns against the
@@ -271,6 +351,9 @@ func (b *baseline) learn(t int64, x, e, sigma float64, interval int64) {
 
 	rs := math.Max(1/128.0, first)
 	b.scale += rs * (es - b.scale)
+	if b.n >= 8 {
+		b.addTail(math.Abs(e) / sigma)
+	}
 	b.n++
 	b.push(e)
 	b.hist <<= 1
@@ -317,6 +400,23 @@ func (b *baseline) relevel(k int) {
 	b.hist = 0
 }
 
+// rescale raises the scale to the spread of the newest k residuals (a
+// variance increase); the level stays.
+func (b *baseline) rescale(k int) {
+	var buf [nRecent]float32
+	r := buf[:0]
+	for i := 1; i <= k && i <= nRecent; i++ {
+		r = append(r, b.recent[(int(b.rh)-i+nRecent)%nRecent])
+	}
+	slices.Sort(r)
+	med := float64(r[len(r)/2])
+	for i := range r {
+		r[i] = float32(math.Abs(float64(r[i]) - med))
+	}
+	slices.Sort(r)
+	b.scale = math.Max(b.scale, madToMeanAbs*float64(r[len(r)/2]))
+}
+
 func (b *baseline) encode(e *enc) {
 	e.bool(b.cnt.notCount)
 	e.iv(b.n)
@@ -341,6 +441,9 @@ func (b *baseline) encode(e *enc) {
 	}
 	for _, v := range b.perr {
 		e.f64(v)
+	}
+	for _, v := range b.tail {
+		e.f32(v)
 	}
 	for _, v := range b.recent {
 		e.f32(v)
@@ -395,6 +498,12 @@ func (b *baseline) decode(d *dec) {
 	for i := range b.perr {
 		b.perr[i] = d.f64()
 		d.finite(b.perr[i], "profile error")
+	}
+	for i := range b.tail {
+		b.tail[i] = d.f32()
+		if !(b.tail[i] >= 0 && b.tail[i] < 1e9) {
+			d.fail("bad tail histogram")
+		}
 	}
 	for i := range b.recent {
 		b.recent[i] = d.f32()

@@ -56,8 +56,9 @@ func (d *seasonalDetector) Observe(p Point) Result {
 		d.base.setup(d.clk.interval)
 	}
 	exp, sigma := d.base.predict(p.T)
+	thr := d.base.threshold(d.thr)
 	r := Result{
-		Expected: exp, Lower: exp - d.thr*sigma, Upper: exp + d.thr*sigma,
+		Expected: exp, Lower: exp - thr*sigma, Upper: exp + thr*sigma,
 		Warm: d.base.n >= int64(d.warmup), Warning: warn,
 	}
 	if !finite(p.V) {
@@ -77,8 +78,8 @@ func (d *seasonalDetector) Observe(p Point) Result {
 	var sc float64
 	var dir Direction
 	if d.tests&testPoint != 0 {
-		sc = score(math.Abs(z), d.thr)
-		if math.Abs(z) > d.thr {
+		sc = score(math.Abs(z), thr)
+		if math.Abs(z) > thr {
 			anomalous, dir = true, dirOf(e)
 		}
 	}
@@ -106,10 +107,10 @@ func (d *seasonalDetector) Observe(p Point) Result {
 	}
 	switch {
 	case cv.shift != DirNone:
-		d.base.relevel(min(max(int(d.cs.run), 4), nRecent))
+		d.base.relevel(min(max(int(d.cs.run), 3), nRecent))
 		d.cs.reset()
 	case cv.vol:
-		d.base.relevel(nRecent)
+		d.base.rescale(nRecent)
 		d.cs.reset()
 	}
 	if !r.Warm {
