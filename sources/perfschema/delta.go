@@ -129,8 +129,9 @@ type tracker struct {
 //
 //   - First poll: every row becomes the baseline; nothing is emitted, since
 //     nothing says how much of a row's totals fell into any interval.
-//   - Uptime went down: the server restarted. The whole baseline is dropped;
-//     the rows now present were all created after the restart.
+//   - Uptime went down, or the server's start time (NOW − Uptime) moved
+//     forward: the server restarted. The whole baseline is dropped; the rows
+//     now present were all created after the restart.
 //   - A row with a baseline whose FIRST_SEEN changed, or any of whose
 //     cumulative columns went down, was reset (TRUNCATE of the table,
 //     restart): its current values count from its new FIRST_SEEN. They are
@@ -157,7 +158,7 @@ func (t *tracker) advance(s *snapshot) advanceResult {
 	}
 	first := t.prevUs == 0
 	base := t.base
-	if !first && s.uptimeS < t.uptimeS {
+	if !first && restarted(t.prevUs, t.uptimeS, s.nowUs, s.uptimeS) {
 		r.restart = true
 		base = nil
 	}
@@ -232,6 +233,24 @@ func (t *tracker) advance(s *snapshot) advanceResult {
 		}
 	}
 	return r
+}
+
+// bootSlackUs is how far the server's start time, estimated as NOW − Uptime,
+// may move between two polls without being a restart: Uptime is whole
+// seconds, and NOW and Uptime are read by two statements.
+const bootSlackUs = 2_500_000
+
+// restarted reports whether the server restarted between two polls: its
+// Uptime went down, or its start time (NOW − Uptime) moved forward. The
+// second catches a restart after which the new Uptime exceeds the old one
+// (a server polled soon after it started, restarted slowly). A step of the
+// server's clock moves NOW and Uptime alike (Uptime is the clock minus the
+// start time), so it is not mistaken for a restart.
+func restarted(prevUs, prevUptimeS, nowUs, uptimeS int64) bool {
+	if uptimeS < prevUptimeS {
+		return true
+	}
+	return (nowUs-uptimeS*1e6)-(prevUs-prevUptimeS*1e6) > bootSlackUs
 }
 
 // commit makes r's snapshot the baseline.

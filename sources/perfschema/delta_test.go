@@ -121,6 +121,28 @@ func TestAdvanceRules(t *testing.T) {
 				}},
 		},
 	}, {
+		name: "restart revealed by the start time although Uptime grew",
+		res:  sec,
+		polls: []poll{
+			{now: t0, uptime: 5, rows: []snapRow{row("db", "aa", t0-4*sec, cnt(10, 1000, 300))}},
+			{now: t0 + 60*sec, uptime: 30, rows: []snapRow{row("db", "aa", t0+31*sec, cnt(30, 3000, 900))},
+				want: []rowDelta{{key: digestKey{"db", "aa"}, fresh: true, maxExact: true, d: cnt(30, 3000, 900)}},
+				check: func(t *testing.T, r advanceResult) {
+					if !r.restart {
+						t.Error("restart not detected")
+					}
+				}},
+			// Uptime is whole seconds: a start time that seems to move by
+			// up to the slack is not a restart.
+			{now: t0 + 120*sec + 900_000, uptime: 89, rows: []snapRow{row("db", "aa", t0+31*sec, cnt(31, 3100, 900))},
+				want: []rowDelta{{key: digestKey{"db", "aa"}, maxExact: true, d: counters{count: 1, latencyUs: 100, maxUs: 100, lockUs: 1, rowsSent: 2, rowsExamined: 3}}},
+				check: func(t *testing.T, r advanceResult) {
+					if r.restart {
+						t.Error("jitter taken for a restart")
+					}
+				}},
+		},
+	}, {
 		name: "overflow row counted",
 		res:  sec,
 		polls: []poll{

@@ -17,7 +17,8 @@ type Stats struct {
 	// FIRST_SEEN changed (TRUNCATE of the table, a restart between two
 	// polls that Uptime did not reveal).
 	Resets int64
-	// Restarts counts server restarts seen as Uptime going down.
+	// Restarts counts server restarts: Uptime went down or the start time
+	// (NOW − Uptime) moved forward.
 	Restarts int64
 	// Vanished counts rows that disappeared from the table (TRUNCATE,
 	// restart).
@@ -81,7 +82,7 @@ func newDescs() descs {
 		c("das_perfschema_deltas_total", "Per-digest interval deltas returned.", func(s *Stats) int64 { return s.Deltas }),
 		c("das_perfschema_statements_total", "Statements counted in the returned deltas.", func(s *Stats) int64 { return s.Statements }),
 		c("das_perfschema_resets_total", "Digest rows found reset (counters went down or FIRST_SEEN changed).", func(s *Stats) int64 { return s.Resets }),
-		c("das_perfschema_restarts_total", "Server restarts detected (Uptime went down).", func(s *Stats) int64 { return s.Restarts }),
+		c("das_perfschema_restarts_total", "Server restarts detected (Uptime went down or the start time moved).", func(s *Stats) int64 { return s.Restarts }),
 		c("das_perfschema_vanished_total", "Digest rows that disappeared from the table (TRUNCATE, restart).", func(s *Stats) int64 { return s.Vanished }),
 		c("das_perfschema_unattributed_total", "Digest rows first seen before the previous poll without a baseline (totals not emitted).", func(s *Stats) int64 { return s.Unattributed }),
 		c("das_perfschema_overflow_statements_total", "Statements without a digest because the digest table was full.", func(s *Stats) int64 { return s.OverflowStatements }),
