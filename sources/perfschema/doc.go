@@ -9,7 +9,7 @@
 // since the row's FIRST_SEEN. A Poller keeps the previous read as a baseline
 // and returns current − baseline for every row that moved. Rows are reset by
 // TRUNCATE of the table and by a server restart; a reset is recognised by
-// Uptime going down, by FIRST_SEEN changing, or by any cumulative column
+// the server restarting (Uptime), by FIRST_SEEN changing, or by any cumulative column
 // going down, and never yields a negative delta: the row's current values
 // are the interval's delta when FIRST_SEEN is not before the previous poll,
 // else they only become the new baseline. docs/collection.md
