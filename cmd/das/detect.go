@@ -182,9 +182,10 @@ func detectMain(ctx context.Context, args []string, s stdio, reg *models.Registr
 			return err
 		}
 		defer f.Close() // read-only: nothing to flush
-		if opt.warmup == 0 {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && opt.warmup == 0 {
 			// The warm-up depends on the file's length (15% of it), so a
-			// short file can alert early: count its lines, then rewind.
+			// short file can alert early: count its lines, then rewind. A
+			// pipe cannot be rewound; it gets the default, as stdin does.
 			n, err := countLines(f)
 			if err != nil {
 				return fmt.Errorf("read %s: %w", *input, err)
@@ -465,7 +466,10 @@ func detectSeries(ctx context.Context, in io.Reader, out io.Writer, warn io.Writ
 }
 
 func printDetectSummary(w io.Writer, st detectStats, opt detectOptions, took time.Duration) {
-	period := "auto"
+	period, warmup := "auto", opt.warmup
+	if warmup == 0 {
+		warmup = models.DefaultWarmup
+	}
 	switch {
 	case st.period > 0:
 		period = fmt.Sprintf("%d points", st.period)
@@ -473,7 +477,7 @@ func printDetectSummary(w io.Writer, st detectStats, opt detectOptions, took tim
 		period = "none"
 	}
 	fmt.Fprintf(w, "das detect: %d rows (%d missing values), timestamps %s, interval %v, detector %s, period %s, warm-up %d: %d anomalous points, %d alerts, %d warnings, in %v\n",
-		st.rows, st.missing, st.format, st.interval, opt.detector, period, opt.warmup, st.anomalous, st.alerts, st.warnings, took.Round(time.Millisecond))
+		st.rows, st.missing, st.format, st.interval, opt.detector, period, warmup, st.anomalous, st.alerts, st.warnings, took.Round(time.Millisecond))
 }
 
 // inferInterval is the median of the positive steps between consecutive

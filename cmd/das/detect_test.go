@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -380,6 +381,44 @@ func TestDetectConfig(t *testing.T) {
 		if !strings.Contains(stderr, "line 32: timestamp goes backwards") {
 			t.Fatalf("%v: warnings %q", tc.args, stderr)
 		}
+	}
+}
+
+// TestDetectFIFO: a named pipe as --input cannot be counted and rewound;
+// it is read once and gets the default warm-up.
+func TestDetectFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := spikeCSV(300, 200, func(ms int64) string { return strconv.FormatInt(ms, 10) })
+	done := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err == nil {
+			_, err = io.WriteString(f, in)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		done <- err
+	}()
+	out, stderr, err := runDetect(t, detectRegistry(), "", "--input", path, "--detector", "cfg", "--extra")
+	if err != nil {
+		// Unblock the writer if the command never opened the pipe.
+		if r, oerr := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); oerr == nil {
+			defer r.Close()
+		}
+	}
+	if werr := <-done; werr != nil {
+		t.Fatal(werr)
+	}
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	recs := readCSV(t, out)
+	if len(recs) != 301 || recs[1][6] != "0" || !strings.Contains(stderr, fmt.Sprintf("warm-up %d", models.DefaultWarmup)) {
+		t.Fatalf("%d rows, warm-up passed %q, summary %q", len(recs), recs[1][6], stderr)
 	}
 }
 
