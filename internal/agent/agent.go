@@ -412,22 +412,31 @@ func (a *Agent) readLoop(ctx context.Context, j *journal, ob *outbox, fatal <-ch
 		}
 	}
 	r.b.start(resume.Stream, resume.Offset, a.opts.Now())
+	rctx := ctx
 	for {
 		select {
 		case err := <-fatal:
 			return err
 		default:
 		}
-		if ctx.Err() != nil {
-			break
+		if rctx.Err() != nil {
+			st, ok := a.in.(Stopper)
+			if !ok || rctx != ctx {
+				break
+			}
+			// Let the input hand out what it still holds.
+			st.Stop()
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.ShutdownTimeout)
+			defer cancel()
+			rctx = dctx
 		}
-		batch, err := a.in.Next(ctx)
+		batch, err := a.in.Next(rctx)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				break
+			if rctx.Err() != nil {
+				continue
 			}
 			return fmt.Errorf("agent: read input: %w", err)
 		}

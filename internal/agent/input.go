@@ -87,6 +87,10 @@ type SourceInput struct {
 	// source reported and that every batch carries ItemOffsets: then the
 	// input is Replayable. False for live capture.
 	Replay bool
+	// Resume declares that the source can be opened at the NextOffset of a
+	// batch (implied by Replay). Without it Open ignores the position: the
+	// source starts afresh (live capture).
+	Resume bool
 
 	batch Batch
 }
@@ -101,6 +105,9 @@ func (s *SourceInput) Replayable() bool { return s.Replay }
 
 // Open implements Input.
 func (s *SourceInput) Open(ctx context.Context, pos Position) error {
+	if !s.Replay && !s.Resume {
+		return s.Source.Open(ctx, nil)
+	}
 	if pos.Stream != "" && pos.Stream != s.Stream {
 		return fmt.Errorf("%w: %s %s (now %s)", ErrStreamGone, s.InputKind, pos.Stream, s.Stream)
 	}

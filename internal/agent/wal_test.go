@@ -33,7 +33,7 @@ func TestNonReplayableInputSpoolsBeforeProducing(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				in := &SourceInput{InputKind: "test", Stream: "s1", Source: src}
+				in := &SourceInput{InputKind: "test", Stream: "s1", Source: src, Resume: true}
 				a, err := New(in, o)
 				if err != nil {
 					t.Fatal(err)
