@@ -61,8 +61,9 @@ type Options struct {
 	Events EventSink
 
 	// OnReload is called after every reload triggered by WatchFile, with
-	// the new generation or the error that kept the old one. It must not
-	// block for long.
+	// the new generation or the error that kept the old one. It runs on
+	// the watcher goroutine: it must not block for long and must not call
+	// Close.
 	OnReload func(generation uint64, err error)
 
 	// Now is the clock for event timestamps and latencies. Default

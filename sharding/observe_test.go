@@ -257,16 +257,20 @@ func TestPoolWaitDeltas(t *testing.T) {
 		_, err := c.Exec(ctx, "order", 1, "DELETE FROM {order} WHERE id = 0")
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Wait until the call is blocked on the pool, then free the connection.
+	n := c.state.Load().nodes[0]
+	for n.db.Stats().WaitCount == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond)
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	n := c.state.Load().nodes[0]
 	acc := c.metrics.fold(n)
-	if acc.count != 1 || acc.dur < 40*time.Millisecond {
+	if acc.count != 1 || acc.dur < 10*time.Millisecond {
 		t.Fatalf("wait after one blocked call: %+v", *acc)
 	}
 	// Replace the pool: the totals carry over, never go back.
@@ -291,12 +295,12 @@ func TestScatterTimeouts(t *testing.T) {
 		}
 	}
 	// Only the shard holding id 3 (order_2) sleeps.
-	q := "SELECT id FROM {order} WHERE SLEEP(IF(id = 3, 1, 0)) = 0"
+	q := "SELECT id FROM {order} WHERE SLEEP(IF(id = 3, 2, 0)) = 0"
 	scan := func(r *Rows) (int64, error) {
 		var id int64
 		return id, r.Scan(&id)
 	}
-	opts := ScatterOptions{Parallel: 2, ShardTimeout: 200 * time.Millisecond}
+	opts := ScatterOptions{Parallel: 2, ShardTimeout: 600 * time.Millisecond}
 	ids, err := Scatter(ctx, c, "order", q, opts, scan)
 	var se *ScatterError
 	if ids != nil || !errors.As(err, &se) || len(se.Failed) != 1 || se.Failed[0].Target.Table != "order_2" ||

@@ -39,8 +39,8 @@ func OpenFile(ctx context.Context, path string, opts Options) (*Cluster, error) 
 
 // WatchFile reloads the configuration from path whenever the file changes
 // (written in place, replaced by rename, or swapped through a symlink as
-// Kubernetes does with ConfigMaps). The file is read once now; if it
-// differs from the configuration in force it is loaded first. A change
+// Kubernetes does with ConfigMaps). The file is loaded now with Reload
+// (its error is returned and nothing is watched). A later change
 // that fails to parse or to load leaves the running configuration in force;
 // the outcome of each attempt goes to Options.OnReload, LastReload and
 // das_sharding_reloads_total. The watcher stops with Close. Only one file
