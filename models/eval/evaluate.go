@@ -182,7 +182,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		invalid[res.Detector] += res.Invalid
 	}
 	for _, sp := range r.Splits {
-		fmt.Fprintf(&b, "\nBy kind, %s seeds: F1 / mean delay in points / window score; for `none` (clean series) false alarms per 10k points.\n\n", sp.Split)
+		fmt.Fprintf(&b, "\nBy kind, %s seeds: recall / F1 / mean delay in points / window score; for `none` (clean series) false alarms per 10k points.\n\n", sp.Split)
 		b.WriteString("| detector |")
 		for _, k := range Kinds() {
 			fmt.Fprintf(&b, " %s |", k)
@@ -205,7 +205,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 				case k == KindNone:
 					fmt.Fprintf(&b, " %s |", fmtNum(c.FalseAlarmsPer10k(), 2))
 				default:
-					fmt.Fprintf(&b, " %s / %s / %s |", fmtNum(c.F1(), 2), fmtNum(c.MeanDelay(), 1), fmtNum(c.WindowScore(), 0))
+					fmt.Fprintf(&b, " %s / %s / %s / %s |", fmtNum(c.Recall(), 2), fmtNum(c.F1(), 2), fmtNum(c.MeanDelay(), 1), fmtNum(c.WindowScore(), 0))
 				}
 			}
 			b.WriteString("\n")
