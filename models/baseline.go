@@ -154,7 +154,7 @@ type baseline struct {
 	ready  uint8   // bit i: profile i has seen a full period
 	active int8    // -1 none, else index into prof
 	prof   []profile
-	perr   [3]float64 // EW |error| of: no season, prof[0], prof[1]
+	perr   [3]float64        // EW |error| of: no season, prof[0], prof[1]
 	tail   [tailBins]float32 // EW histogram of |residual|/σ (tailQ99)
 	recent [nRecent]float32
 	rh     uint8  // next slot of recent
@@ -279,7 +279,7 @@ func (b *baseline) model(i int8, t int64) float64 {
 // deviation of the residual), never 0, Inf or NaN.
 func (b *baseline) predict(t int64) (expected, sigma float64) {
 	expected = b.model(b.active, t)
-	sigma = math.Max(meanAbsToSigma*b.scale, b.cnt.scaleFloor(expected, expected))
+	sigma = math.Max(meanAbsToSigma*b.scale, b.cnt.scaleFloor(expected))
 	return expected, sigma
 }
 

@@ -13,7 +13,23 @@ const (
 	WarnRepeated  = "repeated timestamp"
 	WarnBackwards = "timestamp before the previous point"
 	WarnGap       = "gap in the series"
+	WarnClamped   = "value beyond ±1e15, clamped"
 )
+
+// maxValue bounds the values detectors learn: larger finite values are
+// clamped (with WarnClamped) so state stays finite, even in float32.
+const maxValue = 1e15
+
+// clampValue returns v clamped to ±maxValue and whether it was.
+func clampValue(v float64) (float64, bool) {
+	if v > maxValue {
+		return maxValue, true
+	}
+	if v < -maxValue {
+		return -maxValue, true
+	}
+	return v, false
+}
 
 const (
 	// quietPoints is how many consecutive normal points end an anomaly
@@ -106,7 +122,7 @@ func (c *clock) decode(d *dec) {
 	c.last = d.iv()
 	c.started = d.bool()
 	c.nd = d.u8()
-	if c.interval < 0 || int(c.nd) >= learnDeltas || (c.fixed && c.interval == 0) {
+	if c.interval < 0 || int(c.nd) > learnDeltas || (c.fixed && c.interval == 0) || (c.interval == 0 && int(c.nd) == learnDeltas) {
 		d.fail("bad clock")
 		return
 	}
@@ -176,12 +192,14 @@ func (c *countTracker) see(v float64) {
 }
 
 // scaleFloor is the smallest scale a detector uses, so a constant or
-// mostly-zero series (MAD = 0) gives finite scores: relFloor of the level;
-// for counts at least one count and the Poisson deviation sqrt(expected).
-func (c countTracker) scaleFloor(level, expected float64) float64 {
+// mostly-zero series (MAD = 0) gives finite scores: relFloor of the level,
+// and for counts one count — the Poisson deviation at a mean of 1, an
+// upper bound of it where counts are mostly zero. (Above a mean of 1 a
+// Poisson series has a MAD of its own.)
+func (c countTracker) scaleFloor(level float64) float64 {
 	f := relFloor * math.Abs(level)
 	if !c.notCount {
-		f = math.Max(f, math.Max(1, math.Sqrt(math.Max(expected, 0))))
+		f = math.Max(f, 1)
 	}
 	return math.Max(f, 1e-9)
 }

@@ -12,11 +12,11 @@ const (
 	// cusumClip bounds one point's contribution, so a single spike (a
 	// point anomaly, the spike test's job) cannot alarm on its own.
 	cusumClip = 4.0
-	// varK and varH: the variance test accumulates 1.2533·|z| − 1 (mean 0
-	// under the model) less varK; it alarms when the noise has grown by
-	// about 1.5× or more for cusumH/(ratio−1−varK) points.
-	varK = 0.5
-	varH = 10.0
+	// varK and varH: the variance test accumulates 1.2533·|Δz|/√2 − 1
+	// (mean 0 under the model) less varK; it alarms when the noise has
+	// grown by about 2× or more, after about varH/(ratio−1−varK) points.
+	varK = 1.0
+	varH = 16.0
 )
 
 // cusum is a two-sided Page CUSUM on standardised residuals for level

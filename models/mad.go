@@ -45,7 +45,7 @@ func (d *madDetector) Observe(p Point) Result {
 			}
 			s = meanAbsToSigma * sum / float64(d.win.n)
 		}
-		sigma = math.Max(s, d.cnt.scaleFloor(m, m))
+		sigma = math.Max(s, d.cnt.scaleFloor(m))
 		r.Expected, r.Lower, r.Upper = m, m-madThreshold*sigma, m+madThreshold*sigma
 	}
 	if !finite(p.V) {
@@ -54,16 +54,18 @@ func (d *madDetector) Observe(p Point) Result {
 		}
 		return r
 	}
+	if v, clamped := clampValue(p.V); clamped {
+		p.V = v
+		if r.Warning == "" {
+			r.Warning = WarnClamped
+		}
+	}
 	if d.win.n == 0 {
 		r.Expected, r.Lower, r.Upper = p.V, p.V, p.V
 	}
 	d.cnt.see(p.V)
 	d.n++
-	v := float32(p.V)
-	if math.IsInf(float64(v), 0) { // beyond float32: clamp, still an outlier
-		v = float32(math.Copysign(math.MaxFloat32, p.V))
-	}
-	d.win.add(v)
+	d.win.add(float32(p.V))
 	if !r.Warm || sigma == 0 {
 		return r
 	}

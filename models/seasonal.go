@@ -17,7 +17,7 @@ const (
 	// an outlier.
 	esdMaxRank = 6
 	// esdAlpha is the online ESD test's significance level.
-	esdAlpha = 0.01
+	esdAlpha = 0.001
 )
 
 // seasonalDetector is the seasonal baseline plus a chosen set of tests;
@@ -66,6 +66,12 @@ func (d *seasonalDetector) Observe(p Point) Result {
 			r.Warning = WarnMissing
 		}
 		return r
+	}
+	if v, clamped := clampValue(p.V); clamped {
+		p.V = v
+		if r.Warning == "" {
+			r.Warning = WarnClamped
+		}
 	}
 	if d.base.n == 0 {
 		r.Expected, r.Lower, r.Upper = p.V, p.V, p.V
@@ -139,7 +145,7 @@ func (d *seasonalDetector) esd(e, exp float64) (sc float64, anomalous bool) {
 		s = meanAbsToSigma * sum / float64(n)
 	}
 	// The floors of the baseline (relative, counts) apply here too.
-	s = math.Max(s, d.base.cnt.scaleFloor(exp, exp))
+	s = math.Max(s, d.base.cnt.scaleFloor(exp))
 	dev := math.Abs(e - m)
 	R := dev / s
 	above := d.res.above(float32(m+dev)) + d.res.search(float32(m-dev))

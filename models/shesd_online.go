@@ -152,6 +152,12 @@ func (d *shesdDetector) Observe(p Point) Result {
 		}
 		return r
 	}
+	if v, clamped := clampValue(p.V); clamped {
+		p.V = v
+		if r.Warning == "" {
+			r.Warning = WarnClamped
+		}
+	}
 	if !d.fitted {
 		r.Expected, r.Lower, r.Upper = p.V, p.V, p.V
 	}
@@ -167,11 +173,7 @@ func (d *shesdDetector) Observe(p Point) Result {
 		r.Alert = d.deb.next(r.Anomalous)
 	}
 	if steps > 0 {
-		v := float32(p.V)
-		if math.IsInf(float64(v), 0) {
-			v = float32(math.Copysign(math.MaxFloat32, p.V))
-		}
-		d.push(v)
+		d.push(float32(p.V))
 		d.maybeFit()
 	}
 	return r
@@ -233,7 +235,7 @@ func (d *shesdDetector) fit() {
 	}
 	slices.Sort(sc.sorted)
 	m := medianSorted(sc.sorted)
-	floor := d.cnt.scaleFloor(lvl, lvl)
+	floor := d.cnt.scaleFloor(lvl)
 	s := robustScaleSorted(sc.sorted, m, floor)
 
 	// Generalized ESD on the residuals: r outliers; a new point must beat
