@@ -28,7 +28,10 @@
 // (0-based, in file order; Wireshark's frame number minus one). An event's
 // offset is the index of the packet whose processing completed it (its
 // response's last packet), so events leave the source in offset order.
-// Batch.NextOffset is the index of the next packet to read. Resuming from
+// Batch.NextOffset is the index of the next packet to read (after the end
+// of a file: the packet count + 1, statements completed by the end itself,
+// such as buffered segments delivered after a hole, having the packet count
+// as their offset). Resuming from
 // offset N re-reads the capture from its start — connection state
 // (handshakes, prepared statements, schemas) can only be rebuilt that way
 // — and emits only the events and rejects of packets N and later: nothing
@@ -339,6 +342,9 @@ func (s *Source) Next(ctx context.Context) (*stream.Batch[sources.Event], error)
 				break // live capture: nothing for a while; hand back what we have
 			}
 			s.endOfInput(err)
+			// What the end completed has the offset of a virtual packet
+			// after the last; the end itself is consumed.
+			s.index++
 			break
 		}
 		s.packet(data, ci, link)
