@@ -82,11 +82,14 @@ func ReadKafka(ctx context.Context, o KafkaOptions, fn func([]sinks.MinuteRow) e
 	parts, starts, ends, err := topicBounds(octx, meta, o.Topic)
 	cancel()
 	meta.Close()
-	if err != nil {
-		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return st, fmt.Errorf("report: kafka %s not ready within %v (check its address, TLS and credentials): %w", o.Topic, o.OpenTimeout, err)
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNoInput) || ctx.Err() != nil:
 		return st, err
+	case errors.Is(err, context.DeadlineExceeded):
+		return st, fmt.Errorf("report: kafka %s not ready within %v (check the broker addresses, TLS and credentials): %w", o.Topic, o.OpenTimeout, err)
+	default:
+		return st, fmt.Errorf("%w (check the broker addresses, TLS and credentials)", err)
 	}
 	st.Partitions = len(parts)
 	consume := make(map[int32]kgo.Offset)

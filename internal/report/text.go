@@ -162,9 +162,28 @@ func plural(n int64, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
+// wrapf formats a header line and writes it word-wrapped to maxw columns,
+// continuation lines indented under the "# ".
+func wrapf(w io.Writer, maxw int, format string, args ...any) {
+	const cont = "#   "
+	line := ""
+	for _, word := range strings.Split(fmt.Sprintf(format, args...), " ") {
+		switch {
+		case line == "":
+			line = word
+		case width(line)+1+width(word) <= maxw:
+			line += " " + word
+		default:
+			fmt.Fprintln(w, truncate(line, maxw))
+			line = cont + word
+		}
+	}
+	fmt.Fprintln(w, truncate(line, maxw))
+}
+
 func (rep *Report) writeHeader(w io.Writer, maxw int) {
 	ov := &rep.Overall
-	p := func(format string, args ...any) { fmt.Fprintln(w, truncate(fmt.Sprintf(format, args...), maxw)) }
+	p := func(format string, args ...any) { wrapf(w, maxw, format, args...) }
 	p("# das report: %s .. %s (%s)", ov.From, ov.To, plural(ov.Minutes, "minute", "minutes"))
 	if rep.Input != "" {
 		p("# Input: %s", rep.Input)
@@ -239,7 +258,7 @@ func (rep *Report) writeTemplates(w io.Writer, maxw int) {
 	if len(rep.GroupBy) > 1 {
 		what = "lines (" + strings.Join(rep.GroupBy, " × ") + ")"
 	}
-	fmt.Fprintln(w, truncate(fmt.Sprintf("# %s %s by %s", strings.ToUpper(shown[:1])+shown[1:], what, metricName(rep.OrderBy)), maxw))
+	wrapf(w, maxw, "# %s %s by %s", strings.ToUpper(shown[:1])+shown[1:], what, metricName(rep.OrderBy))
 	var t table
 	keep := func(m Metric, drop int) int {
 		if rep.OrderBy == m {
@@ -253,9 +272,9 @@ func (rep *Report) writeTemplates(w io.Writer, maxw int) {
 	tshare := t.col("Time%", false, 9)
 	calls := t.col("Calls", false, 0)
 	cshare := t.col("Calls%", false, 2)
-	qps := t.col("QPS", false, 8)
-	avg := t.col("Avg", false, keep(ByAvg, 10))
-	p99 := t.col("p99~", false, keep(ByP99, 6))
+	qps := t.col("QPS", false, 6)
+	avg := t.col("Avg", false, keep(ByAvg, 8))
+	p99 := t.col("p99~", false, keep(ByP99, 10))
 	mx := t.col("Max", false, 3)
 	exam := t.col("RowsExam", false, keep(ByRowsExamined, 4))
 	errs := t.col("Errors", false, keep(ByErrors, 5))
@@ -299,7 +318,7 @@ func scoreHead(m Metric) string {
 func (rep *Report) writeCompare(w io.Writer, maxw int) {
 	c := rep.Compare
 	cur, base := &rep.Overall, &c.Baseline
-	p := func(format string, args ...any) { fmt.Fprintln(w, truncate(fmt.Sprintf(format, args...), maxw)) }
+	p := func(format string, args ...any) { wrapf(w, maxw, format, args...) }
 	p("# Compare: current %s .. %s (%d min) against baseline %s .. %s (%d min)", cur.From, cur.To, cur.Minutes, base.From, base.To, base.Minutes)
 	var t table
 	name := t.col("#", true, 0)
@@ -316,13 +335,12 @@ func (rep *Report) writeCompare(w io.Writer, maxw int) {
 	add("# QPS", fmtRate(cur.QPS), fmtRate(base.QPS), ratioOf(cur.QPS, base.QPS))
 	add("# Exec time", fmtUs(float64(cur.ExecTimeUs)), fmtUs(float64(base.ExecTimeUs)), ratioOf(float64(cur.ExecTimeUs), float64(base.ExecTimeUs)))
 	add("# Load", fmtRate(cur.Load), fmtRate(base.Load), ratioOf(cur.Load, base.Load))
-	add("# Avg latency", fmtUs(cur.AvgLatencyUs), fmtUs(base.AvgLatencyUs), ratioOf(cur.AvgLatencyUs, base.AvgLatencyUs))
-	add("# p99~ latency", fmtUs(float64(cur.P99LatencyUs)), fmtUs(float64(base.P99LatencyUs)), ratioOf(float64(cur.P99LatencyUs), float64(base.P99LatencyUs)))
-	add("# Rows examined", fmtCount(cur.RowsExamined), fmtCount(base.RowsExamined), ratioOf(float64(cur.RowsExamined), float64(base.RowsExamined)))
+	add("# Avg", fmtUs(cur.AvgLatencyUs), fmtUs(base.AvgLatencyUs), ratioOf(cur.AvgLatencyUs, base.AvgLatencyUs))
+	add("# p99~", fmtUs(float64(cur.P99LatencyUs)), fmtUs(float64(base.P99LatencyUs)), ratioOf(float64(cur.P99LatencyUs), float64(base.P99LatencyUs)))
+	add("# Rows exam", fmtCount(cur.RowsExamined), fmtCount(base.RowsExamined), ratioOf(float64(cur.RowsExamined), float64(base.RowsExamined)))
 	add("# Errors", fmtCount(cur.Errors), fmtCount(base.Errors), ratioOf(float64(cur.Errors), float64(base.Errors)))
-	add("# Lines", fmt.Sprint(cur.Lines), fmt.Sprint(base.Lines), nil)
-	chg.cells[len(chg.cells)-1] = fmt.Sprintf("%d new, %d gone", c.New, c.Gone)
 	t.write(w, maxw)
+	p("# Lines: %d current, %d baseline; %d new, %d gone", cur.Lines, base.Lines, c.New, c.Gone)
 	fmt.Fprintln(w)
 
 	shown := fmt.Sprintf("All %d", c.Lines)
@@ -335,9 +353,9 @@ func (rep *Report) writeCompare(w io.Writer, maxw int) {
 	id := ct.col("Template ID", true, 0)
 	tags := ct.col("Change", true, 0)
 	score := ct.col(scoreHead(rep.OrderBy), false, 0)
-	qn := ct.col("QPS", false, 0)
+	qn := ct.col("QPS", false, 8)
 	qb := ct.col("base", false, 6)
-	qr := ct.col("×", false, 0)
+	qr := ct.col("×", false, 7)
 	an := ct.col("Avg", false, 5)
 	ab := ct.col("base", false, 3)
 	ar := ct.col("×", false, 5)
