@@ -156,10 +156,10 @@ func TestParquetInputErrors(t *testing.T) {
 
 func TestHourOfName(t *testing.T) {
 	for name, want := range map[string]int64{
-		"hour-20260301T09-0000.parquet": t0 - 3_600_000,
-		"hour-20260301T10-0012.parquet": t0,
-		"hour-2026030T10-0000.parquet":  -1,
-		"hour-20260301T25-0000.parquet": -1,
+		"hour-20260301T09-0000.parquet":   t0 - 3_600_000,
+		"hour-20260301T10-0012.parquet":   t0,
+		"hour-2026030T10-0000.parquet":    -1,
+		"hour-20260301T25-0000.parquet":   -1,
 		"part-p0-0000000001-0000.parquet": -1,
 	} {
 		got, ok := hourOfName(name)
