@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/das-project/das/sources"
@@ -175,28 +176,27 @@ func (a *Agent) Run(ctx context.Context) (sum Summary, err error) {
 	}()
 
 	rerr := a.readLoop(ctx, j, ob, fatal, lastK, replay, resume)
-	cerr := a.in.Close()
-	if rerr != nil {
-		return a.summary(ob), rerr
-	}
-	if cerr != nil {
+	if cerr := a.in.Close(); cerr != nil {
 		a.log.Warn("agent: closing the input", "err", cerr)
 	}
+	if errors.Is(rerr, errCrash) {
+		return a.summary(ob), rerr
+	}
 
-	// Drain: until everything is acknowledged, or, once stopping, the
-	// shutdown timeout.
+	// Drain: until everything is acknowledged, or, once stopping (or
+	// failing), the shutdown timeout.
 	var deadline <-chan time.Time
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || rerr != nil {
 		t := time.NewTimer(a.opts.ShutdownTimeout)
 		defer t.Stop()
 		deadline = t.C
 	}
-	for !ob.empty() {
+	for rerr == nil && !ob.empty() {
 		select {
 		case <-acked:
 			continue
-		case err := <-fatal:
-			return a.summary(ob), err
+		case rerr = <-fatal:
+			continue
 		case <-deadline:
 		case <-ctx.Done():
 			if deadline == nil {
@@ -212,21 +212,37 @@ func (a *Agent) Run(ctx context.Context) (sum Summary, err error) {
 	scancel()
 	rcancel()
 	wg.Wait()
-	select {
-	case err := <-fatal:
-		return a.summary(ob), err
-	default:
+	if rerr == nil {
+		select {
+		case rerr = <-fatal:
+		default:
+		}
+	}
+	if errors.Is(rerr, errCrash) {
+		return a.summary(ob), rerr
 	}
 	ob.untake()
 	if spilled, left := ob.spillAll(); spilled+left > 0 {
 		a.log.Info("agent: stopped with cuts not yet in Kafka; they are sent after the restart",
 			"spooled", spilled, "to_reread", left)
 	}
-	if err := j.sync(); err != nil {
-		return a.summary(ob), err
+	if err := j.sync(); err != nil && rerr == nil {
+		rerr = err
 	}
 	a.logCost(ob, true)
-	return a.summary(ob), nil
+	return a.summary(ob), rerr
+}
+
+// isFatalKafka reports errors that retrying cannot cure: refused
+// credentials or permissions.
+func isFatalKafka(err error) bool {
+	for _, e := range []error{kerr.SaslAuthenticationFailed, kerr.TopicAuthorizationFailed,
+		kerr.ClusterAuthorizationFailed, kerr.UnsupportedSaslMechanism, kerr.IllegalSaslState} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // errCrash marks an error from a failure point: the agent stops without
@@ -677,6 +693,10 @@ func (a *Agent) sendLoop(ctx context.Context, cl *kgo.Client, j *journal, ob *ou
 				return nil
 			}
 			a.st.produceErrors.Add(1)
+			if isFatalKafka(err) {
+				ob.untake()
+				return fmt.Errorf("agent: Kafka refused the agent (check --brokers, TLS, SASL credentials and ACLs on the topic): %w", err)
+			}
 			a.log.Warn("agent: producing to Kafka failed; retrying the same cuts", "cuts", len(unit), "first_cut", unit[0].k, "err", err, "backoff", backoff)
 			t := time.NewTimer(backoff)
 			select {
