@@ -105,6 +105,7 @@ type request struct {
 	first     int64 // capture time of the first response packet, -1 before
 	sawAny    bool
 	progress  bool // a MariaDB progress report came first
+	respSeq   byte // sequence id of the response's first packet
 	left      int
 	cols      int
 	binary    bool
@@ -139,6 +140,7 @@ type Conn struct {
 	free     []*request
 	stmts    map[uint32]*prepared
 	lastPrep *prepared
+	respSeq  byte // sequence id the response to the command being read starts with
 }
 
 // NewConn returns a connection decoder reporting to h. midStream says the
@@ -336,6 +338,8 @@ func (c *Conn) feedPlain(dir Dir, data []byte, start, end int64) int {
 
 func (c *Conn) deliver(dir Dir, seq byte, p []byte, full int, start, end int64) {
 	if dir == ClientToServer {
+		// A response's sequence ids follow the request's last packet's.
+		c.respSeq = c.dir[dir].hdr[3] + 1
 		c.clientPacket(seq, p, full, end)
 	} else {
 		c.serverPacket(seq, p, full, start)
@@ -549,7 +553,7 @@ func (c *Conn) push(cmd byte, ts int64, state rstate) *request {
 		r = &request{}
 	}
 	buf := r.buf[:0]
-	*r = request{cmd: cmd, ts: ts, state: state, first: -1, buf: buf}
+	*r = request{cmd: cmd, ts: ts, state: state, first: -1, buf: buf, respSeq: c.respSeq}
 	c.pending = append(c.pending, r)
 	return r
 }
@@ -723,7 +727,7 @@ func (c *Conn) response(seq byte, p []byte, full int, ts int64) {
 			// A response starts after its request and (uncompressed) with
 			// sequence id 1; anything else is left over from a response
 			// whose request das did not see.
-			if ts < r.ts || (plainSeq && seq != 1) {
+			if ts < r.ts || (plainSeq && seq != r.respSeq) {
 				c.d.stats.OrphanResponses++
 				return
 			}

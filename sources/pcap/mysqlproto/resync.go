@@ -18,7 +18,11 @@ func (c *Conn) tryResync(dir Dir, data []byte) bool {
 		c.setTLS()
 		return false
 	}
-	plain := plausiblePlain(dir, data)
+	want := 0
+	if dir == ServerToClient {
+		want = int(c.pending[0].respSeq)
+	}
+	plain := plausiblePlain(dir, data, want)
 	comp := !plain && plausibleCompressed(dir, data)
 	switch {
 	case c.compKnown && s.comp:
@@ -54,7 +58,9 @@ func validCommand(b byte) bool {
 }
 
 // plausiblePlain checks a chain of uncompressed packets at data's start.
-func plausiblePlain(dir Dir, data []byte) bool {
+// For the server, firstSeq is the sequence id the response must start with
+// (-1: any, inside compressed packets whose inner ids servers do not keep).
+func plausiblePlain(dir Dir, data []byte, firstSeq int) bool {
 	off := 0
 	prev := byte(0)
 	for first := true; off+4 <= len(data); first = false {
@@ -62,17 +68,17 @@ func plausiblePlain(dir Dir, data []byte) bool {
 		seq := data[off+3]
 		body := data[off+4:]
 		if dir == ClientToServer {
-			if seq != 0 || l == 0 || len(body) == 0 || !validCommand(body[0]) {
+			if (seq != 0 && firstSeq >= 0) || l == 0 || len(body) == 0 || !validCommand(body[0]) {
 				return false
 			}
 			if first && (body[0] == ComQuery || body[0] == ComStmtPrepare) && !sqlLike(body[1:min(len(body), l)]) {
 				return false
 			}
 		} else {
-			if first && seq != 1 {
+			if first && firstSeq >= 0 && int(seq) != firstSeq {
 				return false
 			}
-			if !first && seq != prev+1 && seq != 1 {
+			if !first && firstSeq >= 0 && seq != prev+1 && seq != 1 {
 				return false
 			}
 			if first && l > 0 && len(body) > 0 && !responseStart(body[0], l) {
@@ -144,9 +150,9 @@ func plausibleCompressed(dir Dir, data []byte) bool {
 	body := data[7:min(len(data), 7+clen)]
 	if ulen == 0 {
 		if 7+clen > len(data) {
-			return len(body) >= 5 && plausiblePlain(dir, body)
+			return len(body) >= 5 && plausiblePlain(dir, body, -1)
 		}
-		return plausiblePlain(dir, body)
+		return plausiblePlain(dir, body, -1)
 	}
 	if ulen < clen/4 {
 		return false
