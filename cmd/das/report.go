@@ -168,8 +168,12 @@ func runReport(ctx context.Context, args []string, s stdio, now func() time.Time
 			return err
 		}
 	}
-	if col.Stats().Rows == 0 {
+	st := col.Stats()
+	if st.Rows == 0 {
 		return fmt.Errorf("%w: %s", report.ErrNoInput, *input)
+	}
+	if st.Kept == 0 {
+		return report.EmptyError(opts, st)
 	}
 	rep, err := report.Build(col.Rows(), opts)
 	if err != nil {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/das-project/das/sinks"
@@ -109,4 +110,16 @@ func (c *Collector) Stats() ReadStats {
 		s.First, s.Last = c.readFirst, c.readLast
 	}
 	return s
+}
+
+// EmptyError returns the error to give when a Collector with o's Keep
+// predicate kept no row although the input had some (st): it names the
+// range and filters, and the minutes the input does cover.
+func EmptyError(o Options, st ReadStats) error {
+	lo, hi := o.bounds()
+	what := fmt.Sprintf("the range %s..%s%s", boundText(lo), boundText(hi), filterText(o))
+	if blo, bhi, ok := o.baselineBounds(); ok {
+		what += fmt.Sprintf(" or the baseline %s..%s", boundText(blo), boundText(bhi))
+	}
+	return fmt.Errorf("%w in %s; the input's %d rows cover %s..%s", ErrNoRows, what, st.Rows, fmtTime(st.First), fmtTime(st.Last+sinks.MinuteMs))
 }
