@@ -18,6 +18,7 @@ const (
 	NSPartial byte = 0x02
 	NSFired   byte = 0x03
 	NSDict    byte = 0x04
+	NSDedup   byte = 0x05 // operators.Dedup: per-stream positions
 )
 
 // FormatVersion is the version of das's state layout. A store written by a

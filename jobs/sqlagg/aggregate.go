@@ -33,6 +33,7 @@ type aggregator struct {
 	fp   *fingerprint.Fingerprinter
 	dict *dictionary
 	cur  fingerprint.ID // template of the item last passed to Key
+	sk   sketch.Sketch  // scratch for a partial aggregate's sketch
 }
 
 func newAggregator(dict *dictionary) *aggregator {
@@ -42,10 +43,22 @@ func newAggregator(dict *dictionary) *aggregator {
 func (a *aggregator) EventTime(ev *sources.Event) int64 { return ev.TsMs }
 
 // Key appends uvarint(len(instance)) instance uvarint(len(db)) db id(8).
+// The template is the one das agent computed at the edge when the record
+// carries template_id, else the fingerprint of its SQL.
 func (a *aggregator) Key(dst []byte, ev *sources.Event) []byte {
-	id, tmpl := a.fp.Fingerprint(ev.SQL)
+	var id fingerprint.ID
+	if ev.TemplateID != 0 {
+		id = fingerprint.ID(ev.TemplateID)
+		if !a.dict.known(id) {
+			_, tmpl := a.fp.Fingerprint(ev.SQL)
+			a.dict.observe(a.fp, id, tmpl, ev.SQL)
+		}
+	} else {
+		var tmpl []byte
+		id, tmpl = a.fp.Fingerprint(ev.SQL)
+		a.dict.observe(a.fp, id, tmpl, ev.SQL)
+	}
 	a.cur = id
-	a.dict.observe(a.fp, id, tmpl, ev.SQL)
 	dst = binary.AppendUvarint(dst, uint64(len(ev.Instance)))
 	dst = append(dst, ev.Instance...)
 	dst = binary.AppendUvarint(dst, uint64(len(ev.DB)))
@@ -73,6 +86,10 @@ func (a *aggregator) Reset(acc *Acc) {
 }
 
 func (a *aggregator) Add(acc *Acc, _ []byte, ev *sources.Event) {
+	if ev.Count > 0 {
+		a.addPartial(acc, ev)
+		return
+	}
 	acc.Count++
 	acc.LatencySum += ev.LatencyUs
 	if ev.LatencyUs > acc.LatencyMax {
@@ -86,6 +103,28 @@ func (a *aggregator) Add(acc *Acc, _ []byte, ev *sources.Event) {
 		acc.Errors++
 	}
 	acc.Latency.Add(ev.LatencyUs)
+}
+
+// addPartial folds in an edge partial aggregate (validated by the decoder:
+// errors ≤ count, a sketch holds count values). A partial without a sketch
+// (performance_schema deltas know sums, not distributions) adds nothing to
+// the latency sketch: the minute's quantiles then describe the statements
+// whose latencies are known, and are 0 (unknown) when there are none.
+func (a *aggregator) addPartial(acc *Acc, ev *sources.Event) {
+	acc.Count += ev.Count
+	acc.LatencySum += ev.LatencyUs
+	acc.LatencyMax = max(acc.LatencyMax, ev.LatencyMaxUs)
+	acc.LockSum += ev.LockUs
+	acc.RowsSent += ev.RowsSent
+	acc.RowsExamined += ev.RowsExamined
+	acc.RowsAffected += ev.RowsAffected
+	acc.Errors += ev.Errors
+	if len(ev.LatencySketch) > 0 {
+		a.sk.Reset()
+		if _, err := a.sk.Decode(ev.LatencySketch); err == nil {
+			acc.Latency.Merge(&a.sk)
+		}
+	}
 }
 
 func (a *aggregator) Merge(dst, src *Acc) {

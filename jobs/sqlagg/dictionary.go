@@ -43,6 +43,12 @@ func dictKey(dst []byte, id fingerprint.ID) []byte {
 
 // observe records the template of a statement the first time it is seen
 // (by this process; a stored entry is kept as is).
+// known reports whether id's entry is in memory (observe would do nothing).
+func (d *dictionary) known(id fingerprint.ID) bool {
+	_, ok := d.entries[id]
+	return ok
+}
+
 func (d *dictionary) observe(fp *fingerprint.Fingerprinter, id fingerprint.ID, tmpl, sql []byte) {
 	if _, ok := d.entries[id]; ok {
 		return

@@ -102,9 +102,12 @@ type Summary struct {
 	Corrections  int64            // rows with version > 1
 	DeadLettered map[string]int64 // by reason
 	Checkpoints  int64
-	Watermark    int64
-	DeadLetter   string // the dead-letter file
-	ParquetDir   string
+	// Duplicates are records das agent delivered twice (same src, seq not
+	// above the highest counted), dropped rather than counted again.
+	Duplicates int64
+	Watermark  int64
+	DeadLetter string // the dead-letter file
+	ParquetDir string
 }
 
 // DeadLetteredTotal sums DeadLettered.
@@ -227,7 +230,18 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	if cfg.Registerer != nil {
 		metrics = stream.NewMetrics(cfg.Registerer, func() float64 { return float64(store.SizeBytes()) })
 	}
-	task, err := stream.NewTask[sources.Event](store, cp, src, newMinuteOperator(win, dict, outs), dl,
+	// Records das agent resent after a restart (same src, seq not above
+	// the highest counted) are dropped before the window.
+	dedup, err := operators.OpenDedup(store, operators.DedupOptions[sources.Event]{
+		Key: func(ev *sources.Event) (string, int64, int64, bool) {
+			return ev.Src, ev.Seq, ev.TsMs, ev.Src != ""
+		},
+		Retention: (cfg.AllowedLateness + cfg.OutOfOrderness + time.Hour).Milliseconds(),
+	})
+	if err != nil {
+		return sum, err
+	}
+	task, err := stream.NewTask[sources.Event](store, cp, src, newMinuteOperator(dedup, win, dict, outs), dl,
 		stream.TaskOptions[sources.Event]{
 			Watermarks: stream.WatermarkOptions{
 				OutOfOrderness:  cfg.OutOfOrderness,
@@ -253,7 +267,8 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	runErr := task.Run(ctx)
 	st := task.Stats()
 	sum = Summary{Records: st.Records, Rows: st.Rows, Corrections: st.Corrections, DeadLettered: st.DeadLettered,
-		Checkpoints: st.Checkpoints, Watermark: st.Watermark, DeadLetter: cfg.DeadLetter, ParquetDir: cfg.ParquetDir}
+		Checkpoints: st.Checkpoints, Watermark: st.Watermark, DeadLetter: cfg.DeadLetter, ParquetDir: cfg.ParquetDir,
+		Duplicates: dedup.Dropped()}
 	return sum, runErr
 }
 

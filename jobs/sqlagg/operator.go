@@ -15,6 +15,7 @@ import (
 // window results into sinks.MinuteRow and writes them to the sinks, and
 // stages the template dictionary with every checkpoint.
 type minuteOperator struct {
+	dedup  *operators.Dedup[sources.Event]
 	win    *operators.WindowAggregate[sources.Event, *Acc]
 	dict   *dictionary
 	outs   []sinks.Sink
@@ -24,13 +25,16 @@ type minuteOperator struct {
 	err    error
 }
 
-func newMinuteOperator(win *operators.WindowAggregate[sources.Event, *Acc], dict *dictionary, outs []sinks.Sink) *minuteOperator {
-	m := &minuteOperator{win: win, dict: dict, outs: outs, strs: map[string]string{}}
+func newMinuteOperator(dedup *operators.Dedup[sources.Event], win *operators.WindowAggregate[sources.Event, *Acc], dict *dictionary, outs []sinks.Sink) *minuteOperator {
+	m := &minuteOperator{dedup: dedup, win: win, dict: dict, outs: outs, strs: map[string]string{}}
 	m.emitFn = m.emit
 	return m
 }
 
+// Process drops records an agent resent (same src, seq not above the
+// highest counted), then aggregates.
 func (m *minuteOperator) Process(items []sources.Event, wm []int64, reject func(int, string)) {
+	items, wm, reject = m.dedup.Filter(items, wm, reject)
 	m.win.Process(items, wm, reject)
 }
 
@@ -39,6 +43,9 @@ func (m *minuteOperator) Buffered() int         { return m.win.Buffered() }
 
 func (m *minuteOperator) Checkpoint(b *pebble.Batch, cp *state.Checkpoint, wm int64) (int, int, error) {
 	if err := m.dict.stage(b); err != nil {
+		return 0, 0, err
+	}
+	if err := m.dedup.Stage(b, wm); err != nil {
 		return 0, 0, err
 	}
 	st, err := m.win.Checkpoint(b, wm, m.emitFn)
