@@ -47,7 +47,7 @@ func TestDedupFilter(t *testing.T) {
 	_, d := openDedup(t, filepath.Join(t.TempDir(), "s"))
 	items := []rec{
 		{"a", 1, 10}, {"a", 2, 10}, {"b", 5, 10}, {"", 0, 10}, {"a", 2, 11}, // dup
-		{"a", 1, 12}, // dup
+		{"a", 1, 12},                            // dup
 		{"b", 6, 12}, {"", 0, 12}, {"b", 6, 13}, // dup
 	}
 	wm := []int64{0, 1, 2, 3, 4, 5, 6, 7, 8}
