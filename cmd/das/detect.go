@@ -399,7 +399,9 @@ func detectSeries(ctx context.Context, in io.Reader, out io.Writer, warn io.Writ
 		if res.Alert {
 			st.alerts++
 		}
-		if res.Warning != "" {
+		// A missing value is counted in the summary; the detector's
+		// warning about it would only repeat that.
+		if res.Warning != "" && !math.IsNaN(r.v) {
 			st.warnings++
 			if st.warnings <= maxWarningLines {
 				fmt.Fprintf(warn, "das detect: line %d: %s\n", r.line, res.Warning)

@@ -77,6 +77,9 @@ func (d *testCfg) Observe(p models.Point) models.Result {
 	if p.T < d.last {
 		res.Warning = "timestamp goes backwards"
 	}
+	if math.IsNaN(p.V) {
+		res.Warning = "missing value"
+	}
 	d.last = p.T
 	return res
 }
@@ -320,6 +323,11 @@ func TestDetectColumnsAndMissing(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "4 rows (2 missing values)") {
 		t.Fatalf("summary %q", stderr)
+	}
+	// The detector's warnings about missing values are not repeated.
+	_, stderr, err = runDetect(t, reg, in, "--input", "-", "--time-col", "time", "--detector", "cfg")
+	if err != nil || strings.Contains(stderr, "missing value\n") || !strings.Contains(stderr, "0 warnings") {
+		t.Fatalf("%v: %q", err, stderr)
 	}
 }
 
