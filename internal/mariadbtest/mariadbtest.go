@@ -50,7 +50,8 @@ type Server struct {
 
 	// Set for a private server only.
 	bin     string
-	dir     string // datadir parent: data/, sock, err.log
+	flags   []string // extra mariadbd options, kept across Restart
+	dir     string   // datadir parent: data/, sock, err.log
 	cmd     *exec.Cmd
 	waitErr chan error
 }
@@ -197,7 +198,15 @@ func sanitize(s string) string {
 // removed in tb.Cleanup. Tests that stop the database mid-run use this.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	s, err := startPrivate()
+	return StartWith(tb)
+}
+
+// StartWith is Start with extra mariadbd options (e.g.
+// "--performance-schema=ON", "--slow-query-log=ON"); a restarted server
+// keeps them.
+func StartWith(tb testing.TB, flags ...string) *Server {
+	tb.Helper()
+	s, err := startPrivate(flags...)
 	if err != nil {
 		tb.Fatalf("mariadbtest: %v", err)
 	}
@@ -306,7 +315,7 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startPrivate() (*Server, error) {
+func startPrivate(flags ...string) (*Server, error) {
 	bin, install, err := ensureInstalled()
 	if err != nil {
 		return nil, err
@@ -326,7 +335,7 @@ func startPrivate() (*Server, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("%s: %v: %s", filepath.Base(install), err, tail(out, 2000))
 	}
-	s := &Server{bin: bin, dir: dir}
+	s := &Server{bin: bin, dir: dir, flags: flags}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		port, err := FreePort()
@@ -356,6 +365,7 @@ func (s *Server) start() error {
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
+	args = append(args, s.flags...)
 	cmd := exec.Command(s.bin, args...)
 	// The server dies with the test binary even if it is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
