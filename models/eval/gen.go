@@ -95,7 +95,8 @@ type Series struct {
 // GenOptions parameterises Generate; the zero value is the benchmark.
 type GenOptions struct {
 	// Scale multiplies every series' length (default 1). Below 1 the
-	// series are shorter, for tests; each keeps at least 200 points.
+	// series are shorter, for tests; each keeps at least 400 points, so
+	// that its labelled windows never overlap.
 	Scale float64
 }
 
@@ -206,7 +207,7 @@ type edit struct {
 }
 
 func (p profile) generate(seed uint64, kind Kind, r *rng, scale float64) Series {
-	n := max(int(float64(p.length/p.interval)*scale), 200)
+	n := max(int(float64(p.length/p.interval)*scale), 400)
 	iv := p.interval.Milliseconds()
 	level := p.level * r.uniform(0.7, 1.3)
 	phase := r.uniform(-2, 2) // hours

@@ -215,3 +215,21 @@ func TestBenchmarkGolden(t *testing.T) {
 		t.Fatalf("benchmark changed: hash %s, want %s", got, want)
 	}
 }
+
+// TestGenerateShortWindowsApart: at the smallest scale every series still
+// has its labelled windows (with the scorer's tolerance) apart.
+func TestGenerateShortWindowsApart(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3, 4, 5} {
+		for _, s := range Generate(seed, GenOptions{Scale: 0.001}) {
+			iv := s.Interval.Milliseconds()
+			if len(s.Points) < 390 {
+				t.Fatalf("%s: %d points", s.Name, len(s.Points))
+			}
+			for i := 1; i < len(s.Labels); i++ {
+				if s.Labels[i].Start <= s.Labels[i-1].End+3*iv {
+					t.Fatalf("seed %d %s: windows %d and %d overlap", seed, s.Name, i-1, i)
+				}
+			}
+		}
+	}
+}
