@@ -149,7 +149,11 @@ func fmtNum(v float64, prec int) string {
 	if math.IsNaN(v) {
 		return "–"
 	}
-	return fmt.Sprintf("%.*f", prec, v)
+	s := fmt.Sprintf("%.*f", prec, v)
+	if strings.Trim(s, "-0.") == "" {
+		s = strings.TrimPrefix(s, "-") // no "-0"
+	}
+	return s
 }
 
 func fmtSeeds(seeds []uint64) string {

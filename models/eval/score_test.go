@@ -138,3 +138,15 @@ func TestScoreTolerance(t *testing.T) {
 		t.Fatalf("past the default tolerance: %+v", c)
 	}
 }
+
+func TestFmtNum(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		prec int
+		want string
+	}{{-0.2, 0, "0"}, {-0.004, 2, "0.00"}, {-0.6, 0, "-1"}, {math.NaN(), 1, "–"}, {12.345, 1, "12.3"}, {0, 0, "0"}} {
+		if got := fmtNum(tc.v, tc.prec); got != tc.want {
+			t.Errorf("fmtNum(%v, %d) = %q, want %q", tc.v, tc.prec, got, tc.want)
+		}
+	}
+}
