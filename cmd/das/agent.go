@@ -47,8 +47,8 @@ func cmdAgent(ctx context.Context, args []string, s stdio) error {
 		saslPass    = fs.String("kafka-sasl-password-file", "", "Kafka: file holding the SASL password (never pass it on the command line)")
 	)
 	fs.StringVar(&o.Topic, "topic", agent.DefaultTopic, "Kafka topic to produce to")
-	fs.StringVar(&o.Instance, "instance", "", "the instance ip:port the statements ran on (slowlog: and perfschema: default: this host's name and --port, or the DSN's address; captures: the server address seen)")
-	fs.IntVar(&inOpts.Port, "port", 3306, "pcap:/iface: inputs: the MySQL server port; slowlog: the port in the default --instance")
+	fs.StringVar(&o.Instance, "instance", "", "the instance ip:port the statements ran on (default: slowlog: the log's host name, as for das run; perfschema: the DSN's address; captures: the server address seen; file: each event's own)")
+	fs.IntVar(&inOpts.Port, "port", 3306, "pcap:/iface: inputs: the MySQL server port")
 	fs.StringVar(&o.StateDir, "state", "", "state directory: the journal of cuts and the spool (one agent per directory; keep it across restarts)")
 	fs.BoolVar(&o.EdgeAggregate, "edge-aggregate", false, "ship per-minute partial aggregates per (instance, db, template) instead of one record per statement")
 	fs.BoolVar(&o.RawSQL, "raw-sql", false, "ship statements as written instead of redacted samples (statements that may carry a password are redacted anyway)")
@@ -58,7 +58,7 @@ func cmdAgent(ctx context.Context, args []string, s stdio) error {
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, keep sending this long before spooling the rest")
 	fs.DurationVar(&o.ReportInterval, "report-interval", time.Minute, "log the agent's own CPU and memory cost this often")
 	fs.StringVar(&o.Host, "host", "", "this host's name in the records' src (default: the hostname)")
-	fs.BoolVar(&inOpts.Follow, "follow", false, "file: input: keep reading as the file grows and rotates (slowlog: always follows)")
+	fs.BoolVar(&inOpts.Follow, "follow", false, "file: input: keep reading as the file grows and rotates (slowlog: not yet: the file is shipped once)")
 	fs.DurationVar(&inOpts.PerfschemaInterval, "perfschema-interval", time.Minute, "perfschema: input: poll interval (at least 1s)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -127,12 +127,6 @@ func cmdAgent(ctx context.Context, args []string, s stdio) error {
 				return fmt.Errorf("--input perfschema: DSN: %w", err)
 			}
 			o.Instance = cfg.Addr
-		case "slowlog":
-			host, err := os.Hostname()
-			if err != nil {
-				return fmt.Errorf("--instance not given and no hostname: %w", err)
-			}
-			o.Instance = host + ":" + strconv.Itoa(inOpts.Port)
 		}
 	}
 	inOpts.Instance = o.Instance
