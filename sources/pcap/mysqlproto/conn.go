@@ -570,11 +570,9 @@ func (c *Conn) recycle(r *request) {
 
 // pop removes the head request (which must be r).
 func (c *Conn) pop() {
-	c.pending[0] = nil
-	c.pending = c.pending[1:]
-	if len(c.pending) == 0 {
-		c.pending = c.pending[:0:cap(c.pending)]
-	}
+	n := copy(c.pending, c.pending[1:])
+	c.pending[n] = nil
+	c.pending = c.pending[:n]
 }
 
 func (c *Conn) command(p []byte, full int, ts int64) {

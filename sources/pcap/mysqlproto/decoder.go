@@ -22,8 +22,8 @@ package mysqlproto
 
 import (
 	"bytes"
-	"compress/zlib"
 	"errors"
+	"github.com/klauspost/compress/zlib"
 	"io"
 	"strconv"
 
