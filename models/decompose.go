@@ -30,7 +30,23 @@ const minACF = 0.3
 // also repeats it. With no candidates, every lag 2..len(x)/2 is scored
 // from an FFT autocorrelation and the same rule picks among its peaks.
 func DetectPeriod(x []float64, candidates []int) (period int, acf float64) {
-	y := fillAndDetrend(x)
+	return detectPeriod(x, candidates, nil)
+}
+
+// acfScratch keeps an FFT plan and buffers between period detections.
+type acfScratch struct {
+	fft   *fourier.FFT
+	buf   []float64
+	coeff []complex128
+	y, ac []float64
+}
+
+func detectPeriod(x []float64, candidates []int, sc *acfScratch) (period int, acf float64) {
+	if sc == nil {
+		sc = &acfScratch{}
+	}
+	y := fillAndDetrend(x, sc.y)
+	sc.y = y
 	n := len(y)
 	if y == nil {
 		return 0, 0
@@ -48,7 +64,7 @@ func DetectPeriod(x []float64, candidates []int) (period int, acf float64) {
 	if !(vy > 1e-12*vx) {
 		return 0, 0 // a line or a constant: no seasonality
 	}
-	ac := autocorr(y)
+	ac := autocorr(y, sc)
 	if ac == nil {
 		return 0, 0
 	}
@@ -88,8 +104,8 @@ func DetectPeriod(x []float64, candidates []int) (period int, acf float64) {
 
 // fillAndDetrend returns x with NaNs linearly interpolated (edges held)
 // and the least-squares line removed.
-func fillAndDetrend(x []float64) []float64 {
-	y := slices.Clone(x)
+func fillAndDetrend(x, dst []float64) []float64 {
+	y := append(dst[:0], x...)
 	prev := -1
 	for i, v := range y {
 		if !finite(v) {
@@ -137,24 +153,30 @@ func fillAndDetrend(x []float64) []float64 {
 
 // autocorr returns the autocorrelation of y at lags 0..len(y)-1 via FFT,
 // or nil for a constant y.
-func autocorr(y []float64) []float64 {
+func autocorr(y []float64, sc *acfScratch) []float64 {
 	n := len(y)
 	m := 1
 	for m < 2*n {
 		m <<= 1
 	}
-	buf := make([]float64, m)
+	if sc.fft == nil || sc.fft.Len() != m {
+		sc.fft = fourier.NewFFT(m)
+		sc.buf = make([]float64, m)
+		sc.coeff = make([]complex128, m/2+1)
+	}
+	buf := sc.buf
 	copy(buf, y)
-	fft := fourier.NewFFT(m)
-	c := fft.Coefficients(nil, buf)
+	clear(buf[n:])
+	c := sc.fft.Coefficients(sc.coeff, buf)
 	for i, v := range c {
 		c[i] = complex(real(v)*real(v)+imag(v)*imag(v), 0)
 	}
-	acv := fft.Sequence(nil, c)
+	acv := sc.fft.Sequence(buf, c)
 	if !(acv[0] > 1e-12*float64(m)) {
 		return nil
 	}
-	ac := make([]float64, n)
+	sc.ac = grow(sc.ac, n)
+	ac := sc.ac
 	for l := range ac {
 		// Unbiased at each lag: the overlap shrinks with the lag.
 		ac[l] = acv[l] / acv[0] * float64(n) / float64(n-l)
@@ -263,9 +285,8 @@ func (w *decomposer) trend(y []float64, piece int, trend []float64) bool {
 		if len(w.tmp) == 0 {
 			continue
 		}
-		slices.Sort(w.tmp)
 		w.centres = append(w.centres, float64(s+e-1)/2)
-		w.med = append(w.med, medianSorted(w.tmp))
+		w.med = append(w.med, medianSelect(w.tmp))
 	}
 	p := len(w.med)
 	if p == 0 {
@@ -341,4 +362,63 @@ func (w *decomposer) seasonal(x, trend []float64, period int, seasonal []float64
 	for i := range seasonal {
 		seasonal[i] = w.tmp[i%period] - off
 	}
+}
+
+// medianSelect returns the median of s in expected O(len(s)) by
+// quickselect; s is reordered.
+func medianSelect(s []float64) float64 {
+	n := len(s)
+	hi := nthSmallest(s, n/2)
+	if n%2 == 1 {
+		return hi
+	}
+	// The lower middle is the largest of the left part.
+	lo := s[0]
+	for _, v := range s[1 : n/2] {
+		lo = math.Max(lo, v)
+	}
+	return (lo + hi) / 2
+}
+
+// nthSmallest partially sorts s so that s[k] holds the k-th smallest value
+// (0-based), everything before it ≤ it and after it ≥ it, and returns it.
+func nthSmallest(s []float64, k int) float64 {
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		// Median of three as the pivot keeps sorted input linear.
+		mid := lo + (hi-lo)/2
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		p := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < p {
+				i++
+			}
+			for s[j] > p {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	return s[k]
 }
