@@ -324,6 +324,10 @@ func TestDetectColumnsAndMissing(t *testing.T) {
 	if !strings.Contains(stderr, "4 rows (2 missing values)") {
 		t.Fatalf("summary %q", stderr)
 	}
+	// A header without rows gives a header without rows.
+	if out, _, err := runDetect(t, reg, "timestamp,value\n", "--input", "-"); err != nil || out != "timestamp,value,anomaly_score,is_anomaly\n" {
+		t.Fatalf("header only: %v %q", err, out)
+	}
 	// The detector's warnings about missing values are not repeated.
 	_, stderr, err = runDetect(t, reg, in, "--input", "-", "--time-col", "time", "--detector", "cfg")
 	if err != nil || strings.Contains(stderr, "missing value\n") || !strings.Contains(stderr, "0 warnings") {
