@@ -200,6 +200,23 @@ func (p *parser) parse(data []byte, truncated bool, ev *sources.Event) *entryErr
 	return nil
 }
 
+// hasStatement reports whether an entry (as parse reads it) has a line of
+// statement after its header and its "use" and "SET timestamp" lines.
+func hasStatement(data []byte) bool {
+	rest := data
+	for len(rest) > 0 && rest[0] == '#' && !bytes.HasPrefix(rest, pfxAdmin) {
+		_, rest = cutLine(rest)
+	}
+	line, next := cutLine(rest)
+	if _, ok := useLine(line); ok {
+		line, next = cutLine(next)
+	}
+	if _, ok := setLine(line); ok {
+		return len(next) > 0
+	}
+	return len(rest) > 0
+}
+
 // pairs reads "Key: value" pairs from a header line: "Query_time: 0.1
 // Lock_time: 0 Rows_sent: 1" (MySQL), "Thread_id: 3  Schema: db  QC_hit:
 // No" (MariaDB, where an empty Schema is followed directly by the next key),

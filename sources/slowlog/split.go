@@ -309,11 +309,14 @@ func (s *splitter) offset() int64 {
 // readOffset returns the offset just after the last byte read.
 func (s *splitter) readOffset() int64 { return s.base + int64(s.hi) }
 
-// flushable reports whether the open entry looks complete: its statement
-// ended with ";" and no partial line follows. A follower hands such an
+// flushable reports whether the open entry looks complete: it has a
+// statement (not only "use" and "SET timestamp" lines, which a server
+// writing a long entry in pieces may have flushed first), that ended with
+// ";", and no partial line follows. A follower hands such an
 // entry out once the writer has gone quiet.
 func (s *splitter) flushable() bool {
-	return s.open && s.st.inBody && s.st.lastSemi && s.scan == s.hi && !s.inPart && !s.pendHdr
+	return s.open && !s.skipping && s.st.inBody && s.st.lastSemi && s.scan == s.hi && !s.inPart && !s.pendHdr &&
+		hasStatement(s.buf[s.lo:s.hi])
 }
 
 // next returns the next entry or header. When the input ends, final says
