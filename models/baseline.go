@@ -155,7 +155,9 @@ type baseline struct {
 	active int8    // -1 none, else index into prof
 	prof   []profile
 	perr   [3]float64        // EW |error| of: no season, prof[0], prof[1]
-	tail   [tailBins]float32 // EW histogram of |residual|/σ (tailQ99)
+	tail   [tailBins]float64 // EW histogram of |residual|/σ, unnormalised
+	tailW  float64           // weight of the next point (grows instead of decaying the bins)
+	tailT  float64           // sum of tail
 	recent [nRecent]float32
 	rh     uint8  // next slot of recent
 	hist   uint16 // exceedances, newest in bit 0
@@ -184,35 +186,44 @@ const (
 
 func (b *baseline) initTail() {
 	// Normal |z| mass per bin: 2·(Φ(hi) − Φ(lo)).
+	b.tailT = 0
 	for k := range b.tail {
 		lo, hi := float64(k)*tailWidth, float64(k+1)*tailWidth
 		if k == tailBins-1 {
 			hi = math.Inf(1)
 		}
-		b.tail[k] = float32(tailPrior * (math.Erf(hi/math.Sqrt2) - math.Erf(lo/math.Sqrt2)))
+		b.tail[k] = tailPrior * (math.Erf(hi/math.Sqrt2) - math.Erf(lo/math.Sqrt2))
+		b.tailT += b.tail[k]
 	}
+	b.tailW = 1
 }
 
+// addTail counts z. Instead of decaying every bin by (1 − tailDecay) per
+// point, the weight of new points grows by 1/(1 − tailDecay); the bins are
+// rescaled when the weight gets large. O(1) per point.
 func (b *baseline) addTail(z float64) {
 	k := int(z / tailWidth)
 	if k >= tailBins || k < 0 {
 		k = tailBins - 1
 	}
-	for i := range b.tail {
-		b.tail[i] *= 1 - tailDecay
+	b.tail[k] += b.tailW
+	b.tailT += b.tailW
+	b.tailW /= 1 - tailDecay
+	if b.tailW > 1e100 {
+		for i := range b.tail {
+			b.tail[i] /= b.tailW
+		}
+		b.tailT /= b.tailW
+		b.tailW = 1
 	}
-	b.tail[k] += 1
 }
 
-// q99 is the 99th percentile of |z| read off the tail histogram.
+// q99 is the 99th percentile of |z| read off the tail histogram, scanning
+// from the top (a few bins).
 func (b *baseline) q99() float64 {
-	var tot float64
-	for _, c := range b.tail {
-		tot += float64(c)
-	}
-	need := 0.01 * tot // mass above the quantile
+	need := 0.01 * b.tailT // mass above the quantile
 	for k := tailBins - 1; k >= 0; k-- {
-		c := float64(b.tail[k])
+		c := b.tail[k]
 		if c >= need {
 			if k == tailBins-1 {
 				return float64(k) * tailWidth
@@ -443,8 +454,10 @@ func (b *baseline) encode(e *enc) {
 		e.f64(v)
 	}
 	for _, v := range b.tail {
-		e.f32(v)
+		e.f64(v)
 	}
+	e.f64(b.tailW)
+	e.f64(b.tailT)
 	for _, v := range b.recent {
 		e.f32(v)
 	}
@@ -500,10 +513,14 @@ func (b *baseline) decode(d *dec) {
 		d.finite(b.perr[i], "profile error")
 	}
 	for i := range b.tail {
-		b.tail[i] = d.f32()
-		if !(b.tail[i] >= 0 && b.tail[i] < 1e9) {
+		b.tail[i] = d.f64()
+		if !(b.tail[i] >= 0 && b.tail[i] < 1e300) {
 			d.fail("bad tail histogram")
 		}
+	}
+	b.tailW, b.tailT = d.f64(), d.f64()
+	if !(b.tailW >= 1 && b.tailW <= 1e101 && b.tailT > 0 && b.tailT < 1e300) {
+		d.fail("bad tail weights")
 	}
 	for i := range b.recent {
 		b.recent[i] = d.f32()

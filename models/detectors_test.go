@@ -20,8 +20,8 @@ func checkResult(t *testing.T, name string, i int, r Result) {
 	if r.Anomalous && !r.Warm || r.Alert && !r.Anomalous {
 		t.Fatalf("%s point %d: anomalous=%v alert=%v warm=%v", name, i, r.Anomalous, r.Alert, r.Warm)
 	}
-	if r.Anomalous != (r.Score > 0.5) && r.Anomalous && r.Score < 0.5 {
-		t.Fatalf("%s point %d: anomalous with score %v", name, i, r.Score)
+	if r.Anomalous != (r.Score > 0.5) {
+		t.Fatalf("%s point %d: anomalous=%v with score %v", name, i, r.Anomalous, r.Score)
 	}
 	for _, v := range []float64{r.Expected, r.Lower, r.Upper} {
 		if !finite(v) {

@@ -150,11 +150,14 @@ func (d *seasonalDetector) esd(e, exp float64) (sc float64, anomalous bool) {
 	R := dev / s
 	above := d.res.above(float32(m+dev)) + d.res.search(float32(m-dev))
 	rank := above + 1
-	lam := d.table.get(n+1, rank)
-	if math.IsInf(lam, 1) {
-		lam = d.table.get(n+1, esdMaxRank)
+	if rank > esdMaxRank {
+		// Beyond max_anoms: as extreme as many recent residuals, so not an
+		// outlier to ESD; graded against the last rank's λ but kept at or
+		// below 0.5 (Anomalous ⇔ Score > 0.5).
+		return math.Min(score(R, d.table.get(n+1, esdMaxRank)), 0.5), false
 	}
-	return score(R, lam), R > lam && rank <= esdMaxRank
+	lam := d.table.get(n+1, rank)
+	return score(R, lam), R > lam
 }
 
 func (d *seasonalDetector) MarshalBinary() ([]byte, error) {
