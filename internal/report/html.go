@@ -71,8 +71,8 @@ func (rep *Report) bucketing() bucketing {
 
 // sparkSVG is a bar sparkline: one bar per bucket, scaled to the largest.
 type sparkSVG struct {
-	Width, Height int
-	Bars          []sparkBar
+	Width, Height, BarWidth int
+	Bars                    []sparkBar
 }
 
 type sparkBar struct {
@@ -82,12 +82,16 @@ type sparkBar struct {
 }
 
 const (
-	barWidth  = 3 // px, with a 1 px gap
-	barHeight = 24
+	sparkPixels = 120 // target width of a sparkline, px
+	minBar      = 3   // px per bucket, bar and gap
+	maxBar      = 9
+	barHeight   = 24
 )
 
 func newSparkSVG(vals []int64, b *bucketing, m Metric) sparkSVG {
-	s := sparkSVG{Width: max(len(vals)*barWidth, barWidth), Height: barHeight}
+	// Bars of 2 to 8 px (and a 1 px gap) so that short series are not tiny.
+	bw := min(max(sparkPixels/max(len(vals), 1), minBar), maxBar)
+	s := sparkSVG{Width: max(len(vals)*bw, bw), Height: barHeight, BarWidth: bw - 1}
 	var top float64
 	rate := func(i int) float64 {
 		v := float64(vals[i])
@@ -105,7 +109,7 @@ func newSparkSVG(vals []int64, b *bucketing, m Metric) sparkSVG {
 		}
 		h := math.Max(1, barHeight*rate(i)/top)
 		s.Bars = append(s.Bars, sparkBar{
-			X: i * barWidth, Y: fmt.Sprintf("%.1f", barHeight-h), H: fmt.Sprintf("%.1f", h),
+			X: i * bw, Y: fmt.Sprintf("%.1f", barHeight-h), H: fmt.Sprintf("%.1f", h),
 			Title: fmt.Sprintf("%s (%d min): %s", fmtTime(b.from+int64(i)*b.per*60_000), b.len(i), fmtValue(m, vals[i])),
 		})
 	}
@@ -194,4 +198,4 @@ span.tag.faster, span.tag.gone, span.tag.fewer_errors, span.tag.less_frequent { 
 <p class="note">Figures are sums of das minute aggregates (highest version of each minute). Quantiles marked ~ over more than one minute are estimates from the per-minute p50/p95/p99 (the true value lies between the smallest and the largest per-minute value; the largest is shown as the upper bound). See docs/report.md.</p>
 </body>
 </html>
-{{define "spark"}}<svg class="spark" xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img">{{range .Bars}}<rect x="{{.X}}" y="{{.Y}}" width="2" height="{{.H}}"><title>{{.Title}}</title></rect>{{end}}</svg>{{end}}`
+{{define "spark"}}<svg class="spark" xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img">{{$w := .BarWidth}}{{range .Bars}}<rect x="{{.X}}" y="{{.Y}}" width="{{$w}}" height="{{.H}}"><title>{{.Title}}</title></rect>{{end}}</svg>{{end}}`

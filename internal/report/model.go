@@ -400,9 +400,6 @@ func Build(rows []sinks.MinuteRow, opts Options) (*Report, error) {
 		}
 		matched = append(matched, r)
 	}
-	// A fixed order makes every float sum, and so every figure, independent
-	// of the order the rows were read in.
-	slices.SortFunc(matched, func(a, b *sinks.MinuteRow) int { return sinks.CompareKeys(a.Key(), b.Key()) })
 	if len(matched) == 0 {
 		return nil, fmt.Errorf("%w: none matches the filters%s", ErrNoRows, filterText(opts))
 	}

@@ -123,20 +123,30 @@ func quantile(cs []component, ks []logKnots, phi float64) (est, upper int64) {
 	}
 	upper = hi
 	// Smallest integer q in [lo, hi] with mass(q) ≥ target; mass(hi)
-	// qualifies by construction. The tolerance absorbs rounding in the
-	// float sums, so that a knot that reaches the target exactly counts.
-	target := phi * total * (1 - 1e-12)
-	mass := func(q int64) float64 {
+	// qualifies by construction. The mass is summed exactly, as whole
+	// statements plus fractions in units of 2^-32, so that the sum, and so
+	// the estimate, does not depend on the order of the components (float
+	// addition would). The slack absorbs each term's rounding and the
+	// target's, so that a knot that reaches the target exactly counts.
+	target := phi*total - (float64(len(ks))*0x1p-32 + phi*total*1e-15)
+	tWhole := math.Floor(target)
+	tInt, tFrac := uint64(max(tWhole, 0)), uint64(max((target-tWhole)*0x1p32, 0))
+	reaches := func(q int64) bool {
 		lq := lnUs(q)
-		var m float64
+		var whole, frac uint64
 		for i := range ks {
-			m += ks[i].n * ks[i].cdf(lq)
+			m := ks[i].n * ks[i].cdf(lq)
+			w := math.Floor(m)
+			whole += uint64(w)
+			frac += uint64((m - w) * 0x1p32)
 		}
-		return m
+		whole += frac >> 32
+		frac &= 1<<32 - 1
+		return whole > tInt || whole == tInt && frac >= tFrac
 	}
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		if mass(mid) >= target {
+		if reaches(mid) {
 			hi = mid
 		} else {
 			lo = mid + 1

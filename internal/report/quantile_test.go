@@ -122,7 +122,7 @@ func TestQuantileProperty(t *testing.T) {
 			}
 			slices.Sort(all)
 			truth := exactQuantile(all, 0.99)
-			_, est, upper := quantiles(cs)
+			p95, est, upper := quantiles(cs)
 			if truth < lo || truth > hi {
 				t.Fatalf("seed %d: true p99 %d outside the per-minute p99s [%d, %d]", seed, truth, lo, hi)
 			}
@@ -130,6 +130,10 @@ func TestQuantileProperty(t *testing.T) {
 				t.Fatalf("seed %d: estimate %d (≤ %d) outside [%d, %d]", seed, est, upper, lo, hi)
 			}
 			errs = append(errs, math.Abs(float64(est-truth))/float64(truth))
+			rng.Shuffle(len(cs), func(i, j int) { cs[i], cs[j] = cs[j], cs[i] })
+			if p95b, estb, upperb := quantiles(cs); estb != est || upperb != upper || p95b != p95 {
+				t.Fatalf("seed %d: the order of the minutes changed the estimate: %d %d, then %d %d", seed, p95, est, p95b, estb)
+			}
 		}
 		slices.Sort(errs)
 		t.Logf("bursty %v: relative error of the p99 estimate over %d workloads: median %.1f%%, p90 %.1f%%, max %.1f%%",

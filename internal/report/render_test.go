@@ -227,3 +227,23 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestCoverageNote: a range wider than its rows says so, because its rates
+// are per second of the whole range.
+func TestCoverageNote(t *testing.T) {
+	cur, _ := fixture()
+	var b bytes.Buffer
+	if err := mustBuild(t, cur, Options{From: at(-5), To: at(10)}).WriteText(&b, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "# rows only from 2026-03-01T10:00:00Z to 2026-03-01T10:10:00Z: rates (QPS, load) are per second of the whole range") {
+		t.Fatalf("no coverage note:\n%s", b.String())
+	}
+	b.Reset()
+	if err := mustBuild(t, cur, curOpts()).WriteText(&b, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "rows only from") {
+		t.Fatalf("coverage note for a covered range:\n%s", b.String())
+	}
+}

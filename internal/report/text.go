@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
+
+	"github.com/das-project/das/sinks"
 )
 
 // TextOptions configure WriteText.
@@ -185,6 +188,9 @@ func (rep *Report) writeHeader(w io.Writer, maxw int) {
 	ov := &rep.Overall
 	p := func(format string, args ...any) { wrapf(w, maxw, format, args...) }
 	p("# das report: %s .. %s (%s)", ov.From, ov.To, plural(ov.Minutes, "minute", "minutes"))
+	if note := coverage(ov); note != "" {
+		p("# %s", note)
+	}
 	if rep.Input != "" {
 		p("# Input: %s", rep.Input)
 	}
@@ -202,6 +208,19 @@ func (rep *Report) writeHeader(w io.Writer, maxw int) {
 	p("# Errors:        %s (%s of statements)", fmtCount(ov.Errors), fmtPct(share(ov.Errors, ov.Statements)))
 	p("# Activity:      |%s| %s, %s", ov.Sparkline, metricName(rep.Series.Metric), bucketText(rep.Series))
 	p("# ~ latency quantiles over more than one minute are estimates from the per-minute p95/p99 (docs/report.md)")
+}
+
+// coverage notes a range whose rows start after its start or end before
+// its end: its rates are still per second of the whole range.
+func coverage(ov *Overall) string {
+	end := ov.span.To
+	if last, err := time.Parse(time.RFC3339, ov.LastMinute); err == nil {
+		end = last.UnixMilli() + sinks.MinuteMs
+	}
+	if ov.FirstMinute == ov.From && end == ov.span.To {
+		return ""
+	}
+	return fmt.Sprintf("rows only from %s to %s: rates (QPS, load) are per second of the whole range", ov.FirstMinute, fmtTime(end))
 }
 
 func bucketText(s SeriesInfo) string {
@@ -320,6 +339,9 @@ func (rep *Report) writeCompare(w io.Writer, maxw int) {
 	cur, base := &rep.Overall, &c.Baseline
 	p := func(format string, args ...any) { wrapf(w, maxw, format, args...) }
 	p("# Compare: current %s .. %s (%d min) against baseline %s .. %s (%d min)", cur.From, cur.To, cur.Minutes, base.From, base.To, base.Minutes)
+	if note := coverage(base); note != "" {
+		p("# Baseline: %s", note)
+	}
 	var t table
 	name := t.col("#", true, 0)
 	now := t.col("current", false, 0)
