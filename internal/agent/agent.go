@@ -677,10 +677,7 @@ func (r *reader) sealAt(k int64, to int64, replayed bool) error {
 func (a *Agent) sendLoop(ctx context.Context, cl *kgo.Client, j *journal, ob *outbox, acked chan<- struct{}) error {
 	backoff := 100 * time.Millisecond
 	for {
-		unit, err := ob.take(ctx, a.opts.SendMaxBytes, MaxCutRecords)
-		if err != nil {
-			return err
-		}
+		unit := ob.take(ctx, a.opts.SendMaxBytes, MaxCutRecords)
 		if unit == nil {
 			return nil
 		}

@@ -200,9 +200,10 @@ func (o *outbox) updateLocked() {
 
 // take waits for cuts not yet held by the sender and takes the consecutive
 // ones from the head, up to maxBytes and maxRecords (at least one cut).
-// Cuts that are only on disk are loaded. It returns nil when ctx ends or
-// the outbox is closed and empty of untaken cuts.
-func (o *outbox) take(ctx context.Context, maxBytes int64, maxRecords int) ([]*cut, error) {
+// Cuts that are only on disk are loaded; one whose segment cannot be read
+// is lost (counted, logged). It returns nil when ctx ends or the outbox is
+// closed and empty of untaken cuts.
+func (o *outbox) take(ctx context.Context, maxBytes int64, maxRecords int) []*cut {
 	for {
 		o.mu.Lock()
 		if o.mu.taken < len(o.mu.q) {
@@ -222,28 +223,62 @@ func (o *outbox) take(ctx context.Context, maxBytes int64, maxRecords int) ([]*c
 			unit := append([]*cut(nil), o.mu.q[start:end]...)
 			o.mu.taken = end
 			o.mu.Unlock()
+			kept := unit[:0]
 			for _, c := range unit {
 				if c.records == nil {
 					recs, _, err := o.spool.read(c.k)
 					if err != nil {
-						return unit, err
+						o.lose(c, err)
+						continue
 					}
 					c.records = recs
 				}
+				kept = append(kept, c)
 			}
-			return unit, nil
+			if len(kept) == 0 {
+				continue
+			}
+			return kept
 		}
 		closed := o.mu.closed
 		o.mu.Unlock()
 		if closed {
-			return nil, nil
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil
+			return nil
 		case <-o.notify:
 		}
 	}
+}
+
+// lose removes a taken cut whose segment cannot be read: it is counted as
+// lost and logged, never retried forever.
+func (o *outbox) lose(c *cut, err error) {
+	o.log.Error("agent: a spooled cut cannot be read; it is lost", "cut", c.k, "statements", c.statements, "err", err)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, q := range o.mu.q[:o.mu.taken] {
+		if q == c {
+			o.mu.q = append(o.mu.q[:i], o.mu.q[i+1:]...)
+			o.mu.taken--
+			break
+		}
+	}
+	if size, ok := o.mu.disk[c.k]; ok {
+		o.mu.diskBytes -= size
+		delete(o.mu.disk, c.k)
+	}
+	if err := o.spool.remove(c.k); err != nil {
+		o.log.Error("agent: remove unreadable segment", "cut", c.k, "err", err)
+	}
+	if err := o.journal.append(false, entry{T: "drop", K: c.k}); err != nil {
+		o.log.Error("agent: journal", "err", err)
+	}
+	o.stats.lostCuts.Add(1)
+	o.stats.lostStatements.Add(c.statements)
+	o.updateLocked()
 }
 
 // ack removes the acknowledged unit (the head of the queue) and deletes its

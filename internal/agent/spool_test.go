@@ -214,3 +214,44 @@ func TestStopWhileKafkaDownResumesFromSpool(t *testing.T) {
 	counted, _ := effective(t, evs)
 	sameAggregates(t, aggregate(t, counted), want)
 }
+
+// A spool segment that cannot be read (damaged disk) is counted as lost
+// and logged; the agent does not retry it forever, and the other cuts are
+// delivered.
+func TestDamagedSegmentIsLostNotRetried(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.jsonl")
+	writeWorkload(t, path, 3000, 4)
+	port := kafkatest.FreePorts(t, 1)[0]
+	topic := "das.sql-events"
+	o := testOptions(t, []string{"127.0.0.1:" + strconv.Itoa(port)}, topic)
+	o.ShutdownTimeout = 50 * time.Millisecond
+	o.CutMaxRecords = 500
+	a, stop := startAgent(t, path, o)
+	waitFor(t, "the file to be read", 30*time.Second, func() bool { return a.st.statements.Load() == 3000 })
+	time.Sleep(3 * o.FlushInterval)
+	sum, err := stop()
+	if err != nil || sum.Spooled < 2 {
+		t.Fatalf("%v %s", err, describe(sum))
+	}
+	segs, _ := os.ReadDir(filepath.Join(o.StateDir, spoolDirName))
+	victim := filepath.Join(o.StateDir, spoolDirName, segs[len(segs)/2].Name())
+	data, _ := os.ReadFile(victim)
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(victim, data, 0o644)
+
+	c := kafkatest.NewCluster(t, kafkatest.Options{Brokers: 1, Kfake: []kfake.Opt{kfake.Ports(port)}})
+	c.CreateTopic(topic, 1, nil)
+	a2, stop2 := startAgent(t, path, o)
+	waitFor(t, "the rest to be delivered", 30*time.Second, func() bool {
+		return a2.st.lostStatements.Load() > 0 && a2.st.ackedStatements.Load()+a2.st.lostStatements.Load() == 3000
+	})
+	if _, err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	evs := decodeRecords(t, kafkatest.ReadAll(t, c.Addrs(), topic), o.Format)
+	counted, _ := effective(t, evs)
+	if int64(len(counted))+a2.st.lostStatements.Load() != 3000 {
+		t.Fatalf("%d delivered + %d lost != 3000", len(counted), a2.st.lostStatements.Load())
+	}
+}
