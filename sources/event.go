@@ -56,3 +56,20 @@ func (ev *Event) Statements() int64 {
 	}
 	return 1
 }
+
+// Keep copies the bytes ev borrows from its decoder (SQL, LatencySketch)
+// to the end of arena, points ev at the copies and returns the extended
+// arena. Sources that hand out a batch of decoded events call it per event
+// so each stays valid until the batch is done. If append moves the arena,
+// slices already handed out keep the old array alive and stay valid.
+func (ev *Event) Keep(arena []byte) []byte {
+	start := len(arena)
+	arena = append(arena, ev.SQL...)
+	ev.SQL = arena[start:len(arena):len(arena)]
+	if len(ev.LatencySketch) > 0 {
+		start = len(arena)
+		arena = append(arena, ev.LatencySketch...)
+		ev.LatencySketch = arena[start:len(arena):len(arena)]
+	}
+	return arena
+}

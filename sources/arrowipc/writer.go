@@ -230,3 +230,9 @@ func (w *Writer) Close() error {
 }
 
 var errClosed = errors.New("arrowipc: writer closed")
+
+// IsStream reports whether b starts like an Arrow IPC stream (the 0xFFFFFFFF
+// continuation marker of its first message). A JSON record never does.
+func IsStream(b []byte) bool {
+	return len(b) >= 8 && b[0] == 0xff && b[1] == 0xff && b[2] == 0xff && b[3] == 0xff
+}

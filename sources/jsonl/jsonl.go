@@ -255,12 +255,9 @@ func (s *Source) Next(ctx context.Context) (*stream.Batch[sources.Event], error)
 			}
 			continue
 		}
-		// The decoder's SQL is only valid until the next Decode; the
-		// arena keeps it for the batch. If append moves the arena, slices
-		// already handed out keep the old array alive, so they stay valid.
-		start := len(s.arena)
-		s.arena = append(s.arena, ev.SQL...)
-		ev.SQL = s.arena[start:len(s.arena):len(s.arena)]
+		// The decoder's SQL (and sketch) are only valid until the next
+		// Decode; the arena keeps them for the batch.
+		s.arena = ev.Keep(s.arena)
 	}
 	b.NextOffset = s.base + int64(s.lo)
 	if records == 0 {

@@ -38,6 +38,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/das-project/das/sources"
+	"github.com/das-project/das/sources/arrowipc"
 	"github.com/das-project/das/stream"
 )
 
@@ -498,6 +500,10 @@ func (s *Source) build(fp *kgo.FetchPartition) *stream.Batch[sources.Event] {
 		if r.Attrs.IsControl() {
 			continue
 		}
+		if arrowipc.IsStream(r.Value) {
+			s.buildArrow(b, p, r)
+			continue
+		}
 		b.Items = append(b.Items, sources.Event{})
 		ev := &b.Items[len(b.Items)-1]
 		if err := s.dec.Decode(r.Value, ev); err != nil {
@@ -511,9 +517,7 @@ func (s *Source) build(fp *kgo.FetchPartition) *stream.Batch[sources.Event] {
 			continue
 		}
 		b.ItemOffsets = append(b.ItemOffsets, r.Offset)
-		n := len(s.arena)
-		s.arena = append(s.arena, ev.SQL...)
-		ev.SQL = s.arena[n:len(s.arena):len(s.arena)]
+		s.arena = ev.Keep(s.arena)
 	}
 	if !moved {
 		return nil
@@ -527,6 +531,43 @@ func (s *Source) build(fp *kgo.FetchPartition) *stream.Batch[sources.Event] {
 		s.cl.PauseFetchPartitions(map[string][]int32{s.opts.Topic: {p}})
 	}
 	return b
+}
+
+// buildArrow appends the rows of a record whose value is an Arrow IPC
+// stream (das agent --format arrow: one stream of many events per record).
+// Every row carries the record's offset; a row that fails validation is a
+// reject with the row's JSON form, and a value that is not a readable
+// stream is one reject with its raw bytes (rows before the damage are
+// delivered, as for an arrow: file).
+func (s *Source) buildArrow(b *stream.Batch[sources.Event], p int32, r *kgo.Record) {
+	ctx := context.Background()
+	rd, err := arrowipc.New(bytes.NewReader(r.Value), fmt.Sprintf("record %d/%d", p, r.Offset), arrowipc.Options{})
+	if err == nil {
+		err = rd.Open(ctx, nil)
+	}
+	for err == nil {
+		var ab *stream.Batch[sources.Event]
+		if ab, err = rd.Next(ctx); err != nil {
+			break
+		}
+		for _, rj := range ab.Rejects {
+			raw := slices.Clone(rj.Raw)
+			b.Rejects = append(b.Rejects, stream.Reject{Partition: p, Offset: r.Offset, Reason: rj.Reason,
+				Detail: fmt.Sprintf("row %d of the record's Arrow stream", rj.Offset), Raw: raw})
+		}
+		for i := range ab.Items {
+			b.Items = append(b.Items, ab.Items[i])
+			b.ItemOffsets = append(b.ItemOffsets, r.Offset)
+			s.arena = b.Items[len(b.Items)-1].Keep(s.arena)
+		}
+	}
+	if rd != nil {
+		rd.Close()
+	}
+	if err != nil && err != io.EOF {
+		b.Rejects = append(b.Rejects, stream.Reject{Partition: p, Offset: r.Offset, Reason: sources.ReasonMalformed,
+			Detail: "arrow: " + err.Error(), Raw: r.Value})
+	}
 }
 
 // CommitOffsets mirrors the engine's checkpointed offsets (partition →
