@@ -75,10 +75,11 @@ const (
 	FieldLatencyMaxUs
 	FieldErrors
 	FieldLatencySketch
+	FieldTemplate
 
 	// AgentFields are the optional fields das agent adds.
 	AgentFields = FieldSrc | FieldSeq | FieldTemplateID | FieldCount | FieldLatencyMaxUs |
-		FieldErrors | FieldLatencySketch
+		FieldErrors | FieldLatencySketch | FieldTemplate
 
 	// AllFields is every field of the SQL event contract (DESIGN.md), the
 	// ones every source fills; AgentFields come on top.
@@ -94,13 +95,13 @@ const (
 var FieldNames = [...]string{
 	"ts_ms", "instance", "db", "user", "sql", "latency_us", "lock_us",
 	"rows_sent", "rows_examined", "rows_affected", "err_code",
-	"src", "seq", "template_id", "count", "latency_max_us", "errors", "latency_sketch",
+	"src", "seq", "template_id", "count", "latency_max_us", "errors", "latency_sketch", "template",
 }
 
 // IsBytes reports whether field f holds a string or bytes (as opposed to
 // an integer) in JSON and Arrow.
 func IsBytes(f Fields) bool {
-	return f&(FieldInstance|FieldDB|FieldUser|FieldSQL|FieldSrc|FieldTemplateID|FieldLatencySketch) != 0
+	return f&(FieldInstance|FieldDB|FieldUser|FieldSQL|FieldSrc|FieldTemplateID|FieldLatencySketch|FieldTemplate) != 0
 }
 
 // PresentAgentFields returns the agent fields ev carries (the non-zero ones).
@@ -129,6 +130,9 @@ func (ev *Event) present() Fields {
 	}
 	if len(ev.LatencySketch) != 0 {
 		f |= FieldLatencySketch
+	}
+	if len(ev.Template) != 0 {
+		f |= FieldTemplate
 	}
 	return f
 }
@@ -165,7 +169,7 @@ func Check(ev *Event) error {
 const (
 	// ReasonInvalidPartial: a partial aggregate (count > 0) whose errors
 	// exceed its count, whose latency_max_us exceeds latency_us (the sum),
-	// or whose sketch does not decode or does not hold count values; or
+	// or whose sketch does not decode or holds more than count values; or
 	// partial-only fields on a record without count.
 	ReasonInvalidPartial = "invalid:partial"
 )
@@ -199,8 +203,8 @@ func checkAgent(ev *Event) error {
 			return &DecodeError{Reason: ReasonInvalidPartial, Detail: "latency_sketch: " + err.Error()}
 		case n != len(ev.LatencySketch):
 			return &DecodeError{Reason: ReasonInvalidPartial, Detail: "latency_sketch: trailing bytes"}
-		case sk.Count() != uint64(ev.Count):
-			return &DecodeError{Reason: ReasonInvalidPartial, Detail: "latency_sketch holds " + strconv.FormatUint(sk.Count(), 10) + " values, count is " + strconv.FormatInt(ev.Count, 10)}
+		case sk.Count() > uint64(ev.Count):
+			return &DecodeError{Reason: ReasonInvalidPartial, Detail: "latency_sketch holds " + strconv.FormatUint(sk.Count(), 10) + " values, count is only " + strconv.FormatInt(ev.Count, 10)}
 		}
 	}
 	return nil
@@ -239,6 +243,7 @@ type Decoder struct {
 	str    Interner
 	sql    []byte // the fast path's copy of the last record's sql
 	sketch []byte // the last record's decoded latency_sketch
+	tmpl   []byte // the fast path's copy of the last record's template
 }
 
 // MaxInterned bounds a Decoder's interned Instance/DB/User strings.
@@ -350,6 +355,9 @@ func (d *Decoder) decodeSlow(raw []byte, ev *Event) error {
 		case "errors":
 			f = FieldErrors
 			ev.Errors, derr = intField(v, "errors", math.MaxInt64)
+		case "template":
+			f = FieldTemplate
+			ev.Template, derr = strField(v, "template")
 		case "latency_sketch":
 			f = FieldLatencySketch
 			var b []byte
@@ -578,6 +586,8 @@ func AppendJSONFields(dst []byte, ev *Event, present Fields) []byte {
 			dst = strconv.AppendInt(dst, ev.LatencyMaxUs, 10)
 		case FieldErrors:
 			dst = strconv.AppendInt(dst, ev.Errors, 10)
+		case FieldTemplate:
+			dst = AppendJSONString(dst, ev.Template)
 		case FieldLatencySketch:
 			dst = append(dst, '"')
 			dst = base64.StdEncoding.AppendEncode(dst, ev.LatencySketch)
@@ -592,7 +602,7 @@ func AppendJSONFields(dst []byte, ev *Event, present Fields) []byte {
 var jsonKeys = [len(FieldNames)]string{
 	`"ts_ms":`, `"instance":`, `"db":`, `"user":`, `"sql":`, `"latency_us":`, `"lock_us":`,
 	`"rows_sent":`, `"rows_examined":`, `"rows_affected":`, `"err_code":`,
-	`"src":`, `"seq":`, `"template_id":`, `"count":`, `"latency_max_us":`, `"errors":`, `"latency_sketch":`,
+	`"src":`, `"seq":`, `"template_id":`, `"count":`, `"latency_max_us":`, `"errors":`, `"latency_sketch":`, `"template":`,
 }
 
 // AppendTemplateID appends id as 16 lower-case hex digits, the form of the

@@ -30,6 +30,7 @@ func (d *Decoder) decodeFast(raw []byte, ev *Event) bool {
 	var (
 		seen                   Fields
 		inst, db, user, src    []byte
+		tmpl                   []byte
 		seq                    int64
 		tid                    uint64
 		ts, lat, lock, sent    int64
@@ -104,6 +105,9 @@ func (d *Decoder) decodeFast(raw []byte, ev *Event) bool {
 				tid, err = parseTemplateID(b)
 				ok = err == nil
 			}
+		case "template":
+			f = FieldTemplate
+			tmpl, i, ok = quoted(s, i) // escapes: decodeSlow
 		case "count", "latency_max_us", "errors", "latency_sketch":
 			return false // edge partial aggregates: decodeSlow checks them
 		default:
@@ -145,6 +149,10 @@ func (d *Decoder) decodeFast(raw []byte, ev *Event) bool {
 		Src:          d.str.Get(src),
 		Seq:          seq,
 		TemplateID:   tid,
+	}
+	if len(tmpl) > 0 { // like SQL, never aliases raw
+		d.tmpl = append(d.tmpl[:0], tmpl...)
+		ev.Template = d.tmpl
 	}
 	return true
 }

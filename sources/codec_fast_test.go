@@ -51,7 +51,8 @@ func sameDecode(t *testing.T, fast, slow *sources.Decoder, raw []byte) {
 		got.LockUs != want.LockUs || got.RowsSent != want.RowsSent || got.RowsExamined != want.RowsExamined ||
 		got.RowsAffected != want.RowsAffected || got.ErrCode != want.ErrCode ||
 		got.Src != want.Src || got.Seq != want.Seq || got.TemplateID != want.TemplateID || got.Count != want.Count ||
-		got.LatencyMaxUs != want.LatencyMaxUs || got.Errors != want.Errors || !bytes.Equal(got.LatencySketch, want.LatencySketch) {
+		got.LatencyMaxUs != want.LatencyMaxUs || got.Errors != want.Errors || !bytes.Equal(got.LatencySketch, want.LatencySketch) ||
+		!bytes.Equal(got.Template, want.Template) {
 		t.Fatalf("Decode(%q)\n got %+v\nslow %+v", raw, got, want)
 	}
 }
@@ -61,6 +62,8 @@ func sameDecode(t *testing.T, fast, slow *sources.Decoder, raw []byte) {
 var fastSeeds = []string{
 	`{"ts_ms":60000,"instance":"i:1","sql":"SELECT ?","src":"h/slowlog/1","seq":4096,"template_id":"00ff00ff00ff00ff"}`,
 	`{"ts_ms":60000,"instance":"i:1","sql":"x","src":"a","src":"b","seq":1}`,
+	`{"ts_ms":60000,"instance":"i:1","sql":"x","template_id":"00000000000000aa","template":"select ?"}`,
+	`{"ts_ms":60000,"instance":"i:1","sql":"x","template":"select \u0041"}`,
 	`{"ts_ms":60000,"instance":"i:1","sql":"x","template_id":"00ff00ff00ff00fg"}`,
 	`{"ts_ms":60000,"instance":"i:1","sql":"x","latency_us":3,"count":1,"errors":2}`,
 	`{"ts_ms":1704067200123,"instance":"10.0.1.1:3306","db":"orders","user":"app_rw","sql":"SELECT * FROM t WHERE id = 5","latency_us":1200,"lock_us":30,"rows_sent":1,"rows_examined":2,"rows_affected":0,"err_code":1062}`,

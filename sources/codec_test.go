@@ -112,7 +112,8 @@ func eventsEqual(a, b *Event) bool {
 		a.RowsSent == b.RowsSent && a.RowsExamined == b.RowsExamined &&
 		a.RowsAffected == b.RowsAffected && a.ErrCode == b.ErrCode &&
 		a.Src == b.Src && a.Seq == b.Seq && a.TemplateID == b.TemplateID && a.Count == b.Count &&
-		a.LatencyMaxUs == b.LatencyMaxUs && a.Errors == b.Errors && bytes.Equal(a.LatencySketch, b.LatencySketch)
+		a.LatencyMaxUs == b.LatencyMaxUs && a.Errors == b.Errors && bytes.Equal(a.LatencySketch, b.LatencySketch) &&
+		bytes.Equal(a.Template, b.Template)
 }
 
 // partialSketch returns the encoding of a sketch holding vals.
@@ -136,6 +137,10 @@ func TestDecodeAgentFields(t *testing.T) {
 	}{
 		{name: "idempotency key and template", in: `{` + base + `,"src":"h1/slowlog/ab12","seq":4096,"template_id":"00ff00ff00ff00ff"}`,
 			want: Event{TsMs: 60000, Instance: "i:1", SQL: []byte("SELECT ?"), Src: "h1/slowlog/ab12", Seq: 4096, TemplateID: 0x00ff00ff00ff00ff}},
+		{name: "template text", in: `{` + base + `,"template_id":"00000000000000aa","template":"select ?"}`,
+			want: Event{TsMs: 60000, Instance: "i:1", SQL: []byte("SELECT ?"), TemplateID: 0xaa, Template: []byte("select ?")}},
+		{name: "template text escaped", in: `{` + base + `,"template":"select \"a\""}`,
+			want: Event{TsMs: 60000, Instance: "i:1", SQL: []byte("SELECT ?"), Template: []byte(`select "a"`)}},
 		{name: "upper-case template id", in: `{` + base + `,"template_id":"ABCDEF0123456789"}`,
 			want: Event{TsMs: 60000, Instance: "i:1", SQL: []byte("SELECT ?"), TemplateID: 0xABCDEF0123456789}},
 		{name: "partial aggregate", in: `{` + base + `,"latency_us":400,"count":2,"latency_max_us":300,"errors":1,"latency_sketch":"` + b64 + `"}`,
@@ -152,7 +157,9 @@ func TestDecodeAgentFields(t *testing.T) {
 		{name: "errors above count", in: `{` + base + `,"count":1,"errors":2}`, reason: ReasonInvalidPartial},
 		{name: "max above sum", in: `{` + base + `,"latency_us":5,"count":1,"latency_max_us":9}`, reason: ReasonInvalidPartial},
 		{name: "errors without count", in: `{` + base + `,"errors":1}`, reason: ReasonInvalidPartial},
-		{name: "sketch count mismatch", in: `{` + base + `,"latency_us":400,"count":3,"latency_max_us":300,"latency_sketch":"` + b64 + `"}`, reason: ReasonInvalidPartial},
+		{name: "sketch of fewer statements", in: `{` + base + `,"latency_us":400,"count":3,"latency_max_us":300,"latency_sketch":"` + b64 + `"}`,
+			want: Event{TsMs: 60000, Instance: "i:1", SQL: []byte("SELECT ?"), LatencyUs: 400, Count: 3, LatencyMaxUs: 300, LatencySketch: sk}},
+		{name: "sketch of more statements", in: `{` + base + `,"latency_us":400,"count":1,"latency_max_us":300,"latency_sketch":"` + b64 + `"}`, reason: ReasonInvalidPartial},
 		{name: "sketch not base64", in: `{` + base + `,"count":1,"latency_sketch":"@@@"}`, reason: "invalid:latency_sketch"},
 		{name: "sketch garbage", in: `{` + base + `,"count":1,"latency_sketch":"/////w=="}`, reason: ReasonInvalidPartial},
 	}
@@ -175,7 +182,7 @@ func TestDecodeAgentFields(t *testing.T) {
 				t.Fatalf("Decode(%s)\n got %+v\nwant %+v", tt.in, ev, tt.want)
 			}
 			// Round trip through AppendJSON.
-			ev.SQL, ev.LatencySketch = bytes.Clone(ev.SQL), bytes.Clone(ev.LatencySketch)
+			ev.SQL, ev.LatencySketch, ev.Template = bytes.Clone(ev.SQL), bytes.Clone(ev.LatencySketch), bytes.Clone(ev.Template)
 			var again Event
 			if err := d.Decode(AppendJSON(nil, &ev), &again); err != nil || !eventsEqual(&again, &ev) {
 				t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, again, ev)
@@ -327,7 +334,7 @@ func FuzzDecode(f *testing.F) {
 		if err := Check(&ev); err != nil {
 			t.Fatalf("decoded event fails Check: %v", err)
 		}
-		ev.SQL, ev.LatencySketch = bytes.Clone(ev.SQL), bytes.Clone(ev.LatencySketch)
+		ev.SQL, ev.LatencySketch, ev.Template = bytes.Clone(ev.SQL), bytes.Clone(ev.LatencySketch), bytes.Clone(ev.Template)
 		raw := AppendJSON(nil, &ev)
 		var again Event
 		if err := d.Decode(raw, &again); err != nil {

@@ -37,11 +37,18 @@ type Event struct {
 	// TemplateID is the fingerprint id computed at the edge (template_id,
 	// 16 hex digits in JSON); 0 means the job fingerprints SQL itself.
 	TemplateID uint64
+	// Template is the template text computed at the edge (template, sent
+	// with the first record of a template in each agent cut); the job uses
+	// it for a template it has not seen yet. Like SQL it may borrow the
+	// decoder's memory.
+	Template []byte
 	// Count > 0 makes the record an edge partial aggregate of Count
 	// statements of one template in the minute of TsMs: LatencyUs, LockUs
 	// and Rows* are then sums, LatencyMaxUs the largest latency, Errors the
 	// statements that failed, LatencySketch the serialised latency sketch
-	// (internal/sketch encoding) and SQL a redacted sample.
+	// (internal/sketch encoding) of the statements whose latency is known
+	// (at most Count; none for performance_schema deltas) and SQL a
+	// redacted sample.
 	Count         int64  // count
 	LatencyMaxUs  int64  // latency_max_us
 	Errors        int64  // errors
@@ -57,7 +64,8 @@ func (ev *Event) Statements() int64 {
 	return 1
 }
 
-// Keep copies the bytes ev borrows from its decoder (SQL, LatencySketch)
+// Keep copies the bytes ev borrows from its decoder (SQL, Template,
+// LatencySketch)
 // to the end of arena, points ev at the copies and returns the extended
 // arena. Sources that hand out a batch of decoded events call it per event
 // so each stays valid until the batch is done. If append moves the arena,
@@ -66,6 +74,11 @@ func (ev *Event) Keep(arena []byte) []byte {
 	start := len(arena)
 	arena = append(arena, ev.SQL...)
 	ev.SQL = arena[start:len(arena):len(arena)]
+	if len(ev.Template) > 0 {
+		start = len(arena)
+		arena = append(arena, ev.Template...)
+		ev.Template = arena[start:len(arena):len(arena)]
+	}
 	if len(ev.LatencySketch) > 0 {
 		start = len(arena)
 		arena = append(arena, ev.LatencySketch...)

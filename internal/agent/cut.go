@@ -64,6 +64,17 @@ type group struct {
 	maxTs              int64
 	sk                 sketch.Sketch
 	sample             []byte
+	template           []byte
+}
+
+// template returns ev's template text: the one its input computed, or das's
+// fingerprint of its SQL. It is valid until the next call.
+func (b *builder) template(ev *sources.Event) []byte {
+	if len(ev.Template) > 0 {
+		return ev.Template
+	}
+	_, tmpl := b.red.fp.Fingerprint(ev.SQL)
+	return tmpl
 }
 
 // builder accumulates the statements of the open cut.
@@ -71,7 +82,8 @@ type builder struct {
 	edge     bool
 	instance string // overrides every event's instance when set
 	red      *redactor
-	sk       sketch.Sketch // scratch for merging partial inputs
+	sk       sketch.Sketch       // scratch for merging partial inputs
+	named    map[uint64]struct{} // raw mode: templates whose text this cut already carries
 
 	stream     string
 	from, to   int64
@@ -86,7 +98,7 @@ type builder struct {
 }
 
 func newBuilder(edge bool, instance string, red *redactor) *builder {
-	return &builder{edge: edge, instance: instance, red: red, groups: map[groupKey]*group{}}
+	return &builder{edge: edge, instance: instance, red: red, groups: map[groupKey]*group{}, named: map[uint64]struct{}{}}
 }
 
 // empty reports whether the open cut holds no statement.
@@ -123,7 +135,17 @@ func (b *builder) add(ev *sources.Event) {
 		b.arena = append(b.arena, sql...)
 		e := *ev
 		e.Instance, e.SQL, e.TemplateID = inst, b.arena[start:len(b.arena):len(b.arena)], tid
-		e.Src, e.Seq = "", 0
+		e.Src, e.Seq, e.Template = "", 0, nil
+		// The first record of a template in the cut carries its text, so
+		// the job never has to guess it from the (redacted, truncated)
+		// sample; a re-read of the cut names the same records.
+		if _, ok := b.named[tid]; !ok {
+			b.named[tid] = struct{}{}
+			tmpl := b.template(ev)
+			start = len(b.arena)
+			b.arena = append(b.arena, tmpl...)
+			e.Template = b.arena[start:len(b.arena):len(b.arena)]
+		}
 		b.events = append(b.events, e)
 		b.mem += int64(len(sql)) + 192
 		return
@@ -140,13 +162,14 @@ func (b *builder) add(ev *sources.Event) {
 			g = b.free[len(b.free)-1]
 			b.free = b.free[:len(b.free)-1]
 			g.sk.Reset()
-			*g = group{sk: g.sk, sample: g.sample[:0]}
+			*g = group{sk: g.sk, sample: g.sample[:0], template: g.template[:0]}
 		} else {
 			g = &group{}
 		}
 		g.key = k
 		g.latMax = -1
 		g.sample = b.red.sample(g.sample, ev.SQL)
+		g.template = append(g.template[:0], b.template(ev)...)
 		b.groups[k] = g
 		b.mem += int64(len(g.sample)) + 256
 	}
@@ -160,17 +183,14 @@ func (b *builder) add(ev *sources.Event) {
 	if ev.Count > 0 {
 		g.latMax = max(g.latMax, ev.LatencyMaxUs)
 		g.errors += ev.Errors
+		// Only known latencies enter the sketch: a performance_schema
+		// delta has none, and the job then reports the quantiles of the
+		// statements it does know (docs/events.md).
 		if len(ev.LatencySketch) > 0 {
+			b.sk.Reset()
 			if _, err := b.sk.Decode(ev.LatencySketch); err == nil {
 				g.sk.Merge(&b.sk)
-				return
 			}
-		}
-		// No sketch (performance_schema): the statements count at their
-		// mean latency, as the engine does for such a partial.
-		idx := sketch.Index(ev.LatencyUs / ev.Count)
-		for c := ev.Count; c > 0; c -= math.MaxUint32 {
-			g.sk.AddN(idx, uint32(min(c, math.MaxUint32)))
 		}
 		return
 	}
@@ -221,6 +241,7 @@ func (b *builder) sealEvents(dst []sources.Event) []sources.Event {
 			LatencyMaxUs:  max(g.latMax, 0),
 			Errors:        g.errors,
 			LatencySketch: g.sk.Append(nil),
+			Template:      g.template,
 		})
 	}
 	return dst
@@ -239,6 +260,7 @@ func (b *builder) reset() {
 		}
 		clear(b.groups)
 	}
+	clear(b.named)
 	b.statements, b.mem = 0, 0
 }
 

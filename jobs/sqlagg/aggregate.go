@@ -50,7 +50,10 @@ func (a *aggregator) Key(dst []byte, ev *sources.Event) []byte {
 	if ev.TemplateID != 0 {
 		id = fingerprint.ID(ev.TemplateID)
 		if !a.dict.known(id) {
-			_, tmpl := a.fp.Fingerprint(ev.SQL)
+			tmpl := ev.Template
+			if len(tmpl) == 0 { // not sent: the sample's template is close
+				_, tmpl = a.fp.Fingerprint(ev.SQL)
+			}
 			a.dict.observe(a.fp, id, tmpl, ev.SQL)
 		}
 	} else {
@@ -108,7 +111,7 @@ func (a *aggregator) Add(acc *Acc, _ []byte, ev *sources.Event) {
 // addPartial folds in an edge partial aggregate (validated by the decoder:
 // errors ≤ count, a sketch holds count values). A partial without a sketch
 // (performance_schema deltas know sums, not distributions) adds nothing to
-// the latency sketch: the minute's quantiles then describe the statements
+// the latency sketch (nor do the unsketched statements of one that has): the minute's quantiles then describe the statements
 // whose latencies are known, and are 0 (unknown) when there are none.
 func (a *aggregator) addPartial(acc *Acc, ev *sources.Event) {
 	acc.Count += ev.Count

@@ -559,11 +559,11 @@ func TestAgentColumns(t *testing.T) {
 	withAgent := func(mod func(*sources.Event)) sources.Event { ev := base; mod(&ev); return ev }
 	evs := []sources.Event{
 		base,
-		withAgent(func(e *sources.Event) { e.Src, e.Seq, e.TemplateID = "h/slowlog/1", 77, 0xabc }),
+		withAgent(func(e *sources.Event) { e.Src, e.Seq, e.TemplateID, e.Template = "h/slowlog/1", 77, 0xabc, []byte("select ?") }),
 		withAgent(func(e *sources.Event) {
 			e.TemplateID, e.LatencyUs, e.Count, e.LatencyMaxUs, e.Errors, e.LatencySketch = 0xabc, 400, 2, 300, 1, enc
 		}),
-		withAgent(func(e *sources.Event) { e.LatencyUs, e.Count, e.LatencyMaxUs, e.LatencySketch = 400, 3, 300, enc }), // sketch holds 2
+		withAgent(func(e *sources.Event) { e.LatencyUs, e.Count, e.LatencyMaxUs, e.LatencySketch = 400, 1, 300, enc }), // sketch holds 2
 		withAgent(func(e *sources.Event) { e.Errors = 1 }),                                                             // errors without count
 	}
 	var buf bytes.Buffer

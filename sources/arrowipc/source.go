@@ -435,6 +435,10 @@ func (s *Source) row(i int, ev *sources.Event) (reason string, present sources.F
 	if b, ok := s.cols[sketchIdx].bytes(i); ok {
 		ev.LatencySketch = b
 	}
+	const templateIdx = 18
+	if b, ok := s.cols[templateIdx].bytes(i); ok {
+		ev.Template = b
+	}
 	present |= sources.PresentAgentFields(ev)
 	const sqlIdx = 4
 	if b, ok := s.cols[sqlIdx].bytes(i); ok {

@@ -27,7 +27,7 @@ import (
 
 // AgentSchema is Schema plus the agent columns (sources.AgentFields): src
 // utf8, seq int64, template_id utf8 (16 hex digits), count int64,
-// latency_max_us int64, errors int64, latency_sketch binary.
+// latency_max_us int64, errors int64, latency_sketch binary, template binary.
 func AgentSchema() *arrow.Schema {
 	f := func(name string, t arrow.DataType) arrow.Field {
 		return arrow.Field{Name: name, Type: t, Nullable: true}
@@ -41,6 +41,7 @@ func AgentSchema() *arrow.Schema {
 		f("latency_max_us", i64),
 		f("errors", i64),
 		f("latency_sketch", arrow.BinaryTypes.Binary),
+		f("template", arrow.BinaryTypes.Binary),
 	), nil)
 }
 
@@ -157,7 +158,7 @@ func (w *Writer) WriteFields(ev *sources.Event, present sources.Fields) error {
 		w.tid = sources.AppendTemplateID(w.tid[:0], ev.TemplateID)
 		strs[13] = string(w.tid)
 	}
-	bins := [...][]byte{4: ev.SQL, 17: ev.LatencySketch}
+	bins := [...][]byte{4: ev.SQL, 17: ev.LatencySketch, 18: ev.Template}
 	for i := range sources.FieldNames {
 		if w.cols&(1<<i) == 0 {
 			continue
