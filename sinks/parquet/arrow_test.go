@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -109,6 +110,12 @@ func TestSchemaPinned(t *testing.T) {
 					}
 					if cc.Compression() != tc.codec {
 						t.Errorf("row group %d column %s: codec %v, want %v", rg, want.name, cc.Compression(), tc.codec)
+					}
+					// Integers are delta-encoded (sinks.MinuteRow): a
+					// cheaper writer than PLAIN.
+					wantDelta := !want.dict
+					if wantDelta != slices.Contains(cc.Encodings(), apq.Encodings.DeltaBinaryPacked) {
+						t.Errorf("row group %d column %s: encodings %v, want DELTA_BINARY_PACKED %v", rg, want.name, cc.Encodings(), wantDelta)
 					}
 				}
 			}
