@@ -17,19 +17,8 @@ const (
 )
 
 var (
-	keyQueryTime    = []byte("Query_time")
-	keyLockTime     = []byte("Lock_time")
-	keyRowsSent     = []byte("Rows_sent")
-	keyRowsExamined = []byte("Rows_examined")
-	keyRowsAffected = []byte("Rows_affected")
-	keySchema       = []byte("Schema")
-	keyErrno        = []byte("Errno")
-	keyLastErrno    = []byte("Last_errno")
-	pfxUse          = []byte("use ")
-	pfxSet          = []byte("SET ")
-	setTimestamp    = []byte("timestamp")
-	setInsertID     = []byte("insert_id")
-	setLastInsertID = []byte("last_insert_id")
+	pfxUse = []byte("use ")
+	pfxSet = []byte("SET ")
 )
 
 // parser turns entries into events. It carries, across entries, the
@@ -97,7 +86,7 @@ func (p *parser) parse(data []byte, truncated bool, ev *sources.Event) *entryErr
 		headerLines++
 		switch {
 		case bytes.HasPrefix(line, pfxTime):
-			f.timeLine = bytes.TrimSpace(line[len(pfxTime):])
+			f.timeLine = line[len(pfxTime):] // parsed (and trimmed) only if needed
 		case bytes.HasPrefix(line, pfxUserHost):
 			f.user, f.haveUser = userOf(line[len(pfxUserHost):]), true
 		default:
@@ -113,7 +102,7 @@ func (p *parser) parse(data []byte, truncated bool, ev *sources.Event) *entryErr
 	var tsSet []byte
 	line, next := cutLine(body)
 	if db, ok := useLine(line); ok && len(next) > 0 {
-		p.db = db
+		p.setDB(db)
 		body = next
 		line, next = cutLine(body)
 	}
@@ -221,62 +210,80 @@ func hasStatement(data []byte) bool {
 // Lock_time: 0 Rows_sent: 1" (MySQL), "Thread_id: 3  Schema: db  QC_hit:
 // No" (MariaDB, where an empty Schema is followed directly by the next key),
 // MySQL 8's log_slow_extra fields (Errno, Killed, Bytes_received, …),
-// Percona's. Unknown keys are ignored.
+// Percona's. A key is a word that starts with a letter, follows a space and
+// ends with ": " (so the colons inside "Start: 2024-01-02T03:04:05Z" are
+// not keys). Unknown keys are ignored.
 func (f *fields) pairs(b []byte) {
-	i := 0
-	for i < len(b) {
-		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
-			i++
+	for i := 0; i < len(b); {
+		c := bytes.IndexByte(b[i:], ':')
+		if c < 0 {
+			return
 		}
-		j := i
-		for j < len(b) && b[j] != ' ' && b[j] != '\t' {
-			j++
-		}
-		tok := b[i:j]
-		i = j
-		if len(tok) < 2 || tok[len(tok)-1] != ':' {
+		c += i
+		i = c + 1
+		if i < len(b) && b[i] != ' ' && b[i] != '\t' {
 			continue
 		}
-		key := tok[:len(tok)-1]
-		if bytes.Equal(key, keySchema) {
+		k := c
+		for k > 0 && isKeyByte(b[k-1]) {
+			k--
+		}
+		if k == c || !isLetter(b[k]) || (k > 0 && b[k-1] != ' ' && b[k-1] != '\t') {
+			continue
+		}
+		key := b[k:c]
+		if key[0] == 'S' && string(key) == "Schema" {
 			// "Schema: my db  QC_hit: No": a name may hold spaces; the
 			// server puts two before the next key.
 			f.schema, i = schemaValue(b, i)
 			f.haveSchema = true
 			continue
 		}
-		// The value is the next token, unless that is a key itself.
-		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
-			i++
+		// The value is the next word, unless that is a key itself.
+		v := i
+		for v < len(b) && (b[v] == ' ' || b[v] == '\t') {
+			v++
 		}
-		j = i
-		for j < len(b) && b[j] != ' ' && b[j] != '\t' {
-			j++
+		e := v
+		for e < len(b) && b[e] != ' ' && b[e] != '\t' {
+			e++
 		}
-		val := b[i:j]
+		val := b[v:e]
 		if len(val) > 0 && val[len(val)-1] == ':' && isKey(val[:len(val)-1]) {
-			val = b[i:i]
+			val = b[v:v]
 		} else {
-			i = j
+			i = e
 		}
-		switch {
-		case bytes.Equal(key, keyQueryTime):
-			f.queryTime = val
-		case bytes.Equal(key, keyLockTime):
-			f.lockTime = val
-		case bytes.Equal(key, keyRowsSent):
-			f.rowsSent = val
-		case bytes.Equal(key, keyRowsExamined):
-			f.rowsExamined = val
-		case bytes.Equal(key, keyRowsAffected):
-			f.rowsAffected = val
-		case bytes.Equal(key, keyErrno):
-			f.errno = val
-		case bytes.Equal(key, keyLastErrno):
-			f.lastErrno = val
+		switch key[0] {
+		case 'Q':
+			if string(key) == "Query_time" {
+				f.queryTime = val
+			}
+		case 'L':
+			switch string(key) {
+			case "Lock_time":
+				f.lockTime = val
+			case "Last_errno":
+				f.lastErrno = val
+			}
+		case 'R':
+			switch string(key) {
+			case "Rows_sent":
+				f.rowsSent = val
+			case "Rows_examined":
+				f.rowsExamined = val
+			case "Rows_affected":
+				f.rowsAffected = val
+			}
+		case 'E':
+			if string(key) == "Errno" {
+				f.errno = val
+			}
 		}
 	}
 }
+
+func isKeyByte(c byte) bool { return isLetter(c) || (c >= '0' && c <= '9') || c == '_' }
 
 // schemaValue returns the value that starts after "Schema:" at b[i] (one
 // space follows the colon) and runs to two spaces before a "Key:" or to the
@@ -340,37 +347,59 @@ func userOf(b []byte) []byte {
 	return nil
 }
 
-// useLine matches "use db;" (MySQL) and "use `db`;" (MariaDB).
-func useLine(line []byte) (string, bool) {
-	if !bytes.HasPrefix(line, pfxUse) || len(line) < len(pfxUse)+2 || line[len(line)-1] != ';' {
-		return "", false
+// useLine matches "use db;" (MySQL) and "use `db`;" (MariaDB) and returns
+// the name, quoted or not.
+func useLine(line []byte) ([]byte, bool) {
+	if len(line) < len(pfxUse)+2 || string(line[:len(pfxUse)]) != "use " || line[len(line)-1] != ';' {
+		return nil, false
 	}
 	name := line[len(pfxUse) : len(line)-1]
 	if len(name) >= 2 && name[0] == '`' && name[len(name)-1] == '`' {
-		return string(bytes.ReplaceAll(name[1:len(name)-1], []byte("``"), []byte("`"))), true
+		return name, true
 	}
 	if bytes.ContainsAny(name, " \t;") {
-		return "", false
+		return nil, false
 	}
-	return string(name), true
+	return name, true
+}
+
+// setDB makes a use line's name the carried database, allocating only
+// when it changes.
+func (p *parser) setDB(name []byte) {
+	if len(name) >= 2 && name[0] == '`' && name[len(name)-1] == '`' {
+		name = name[1 : len(name)-1]
+		if bytes.Contains(name, []byte("``")) {
+			name = bytes.ReplaceAll(name, []byte("``"), []byte("`"))
+		}
+	}
+	if string(name) != p.db {
+		p.db = string(name)
+	}
 }
 
 // setLine matches the server's "SET timestamp=N;" and "SET
 // last_insert_id=N,insert_id=N,timestamp=N;" and returns the timestamp.
 func setLine(line []byte) ([]byte, bool) {
-	if !bytes.HasPrefix(line, pfxSet) || line[len(line)-1] != ';' {
+	if len(line) < len(pfxSet)+2 || string(line[:len(pfxSet)]) != "SET " || line[len(line)-1] != ';' {
 		return nil, false
 	}
 	var ts []byte
-	for item := range bytes.SplitSeq(line[len(pfxSet):len(line)-1], []byte(",")) {
-		k, v, ok := bytes.Cut(item, []byte("="))
-		if !ok || len(v) == 0 {
+	rest := line[len(pfxSet) : len(line)-1]
+	for len(rest) > 0 {
+		item := rest
+		if i := bytes.IndexByte(rest, ','); i >= 0 {
+			item, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		eq := bytes.IndexByte(item, '=')
+		if eq < 0 || eq == len(item)-1 {
 			return nil, false
 		}
-		switch {
-		case bytes.Equal(k, setTimestamp):
-			ts = v
-		case bytes.Equal(k, setInsertID), bytes.Equal(k, setLastInsertID):
+		switch string(item[:eq]) {
+		case "timestamp":
+			ts = item[eq+1:]
+		case "insert_id", "last_insert_id":
 		default:
 			return nil, false
 		}
@@ -381,7 +410,9 @@ func setLine(line []byte) ([]byte, bool) {
 // trimStatement removes the ";\n" the server appends to every statement
 // it logs (and blank lines after it).
 func trimStatement(b []byte) []byte {
-	b = bytes.TrimRight(b, "\r\n")
+	for n := len(b); n > 0 && (b[n-1] == '\n' || b[n-1] == '\r'); n = len(b) {
+		b = b[:n-1]
+	}
 	if n := len(b); n > 0 && b[n-1] == ';' {
 		b = b[:n-1]
 	}
@@ -453,7 +484,7 @@ func count(b []byte, name string, limit int64) (int64, *entryError) {
 // log_timestamps=SYSTEM) and MariaDB's / MySQL 5.6's "240102  3:04:05"
 // (local server time without a zone, read in p.loc).
 func (p *parser) timeMs(b []byte) (int64, *entryError) {
-	s := string(b)
+	s := string(bytes.TrimSpace(b))
 	if len(s) >= 10 && s[4] == '-' {
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
 			loc := p.loc

@@ -119,7 +119,9 @@ func recoverDB(ctx context.Context, r io.ReaderAt, off int64) (string, error) {
 			}
 			if db, ok := useLine(line); ok && hasAfter {
 				if k := classifyLine(after); k != lkTime && k != lkUserHost && k != lkVersion {
-					cand, have = db, true
+					var p parser
+					p.setDB(db)
+					cand, have = p.db, true
 				}
 			}
 			after, hasAfter = append(after[:0], line...), true

@@ -208,7 +208,12 @@ func resetBatch(b *stream.Batch[sources.Event]) {
 // appendEntry parses one entry into an item or a reject of b, copying the
 // bytes it keeps into arena, and returns the arena.
 func appendEntry(b *stream.Batch[sources.Event], arena []byte, p *parser, it item) []byte {
-	b.Items = append(b.Items, sources.Event{})
+	// parse overwrites the whole event: grow without zeroing it first.
+	if n := len(b.Items); n < cap(b.Items) {
+		b.Items = b.Items[:n+1]
+	} else {
+		b.Items = append(b.Items, sources.Event{})
+	}
 	ev := &b.Items[len(b.Items)-1]
 	perr := p.parse(it.data, it.truncated, ev)
 	if perr == nil {

@@ -45,28 +45,51 @@ func classify(head []byte, n int64, blank bool) lineKind {
 		return lkBlank
 	}
 	if head[0] == '#' {
-		switch {
-		case bytes.HasPrefix(head, pfxTime):
-			return lkTime
-		case bytes.HasPrefix(head, pfxUserHost):
-			return lkUserHost
-		case bytes.HasPrefix(head, pfxAdmin):
-			return lkAdmin
+		if len(head) > 2 {
+			switch head[2] {
+			case 'T':
+				if bytes.HasPrefix(head, pfxTime) {
+					return lkTime
+				}
+			case 'U':
+				if bytes.HasPrefix(head, pfxUserHost) {
+					return lkUserHost
+				}
+			case 'a':
+				if bytes.HasPrefix(head, pfxAdmin) {
+					return lkAdmin
+				}
+			}
 		}
 		return lkComment
 	}
 	if n > headMax {
 		return lkOther
 	}
-	line := bytes.TrimRight(head, "\r")
-	switch {
-	case len(line) >= len(pfxTCPPort) && bytes.EqualFold(line[:len(pfxTCPPort)], pfxTCPPort):
-		return lkTCPPort // "Tcp port: 3306  Unix socket: …", Windows: "TCP Port: 3306, Named Pipe: …"
-
-	case len(line) > 4 && string(line[:4]) == "Time" && isColumnsLine(line):
-		return lkColumns
-	case bytes.Contains(line, sepVersion) && (bytes.HasSuffix(line, sfxStarted) || bytes.HasSuffix(line, sfxEmbedded)):
-		return lkVersion
+	line := head
+	if line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+		if len(line) == 0 {
+			return lkOther
+		}
+	}
+	if line[0]|0x20 == 't' {
+		switch {
+		case len(line) >= len(pfxTCPPort) && bytes.EqualFold(line[:len(pfxTCPPort)], pfxTCPPort):
+			return lkTCPPort // "Tcp port: 3306  Unix socket: …", Windows: "TCP Port: 3306, Named Pipe: …"
+		case len(line) > 4 && string(line[:4]) == "Time" && isColumnsLine(line):
+			return lkColumns
+		}
+	}
+	switch line[len(line)-1] {
+	case ':':
+		if bytes.HasSuffix(line, sfxStarted) && bytes.Contains(line, sepVersion) {
+			return lkVersion
+		}
+	case 'y':
+		if bytes.HasSuffix(line, sfxEmbedded) && bytes.Contains(line, sepVersion) {
+			return lkVersion
+		}
 	}
 	return lkOther
 }
@@ -270,6 +293,7 @@ type splitter struct {
 	pendHdr  bool // a header line ended the entry just returned: hand it out next
 	hdr      item
 	hdrStart int64 // offset of the last Version line
+	out      item  // the item lines, act and finish made ready
 
 	stepped  bool     // the partial line at scan has been stepped already
 	stepKind lineKind // … as this kind
@@ -330,16 +354,16 @@ func (s *splitter) next(final bool) (item, error) {
 		return s.hdr, nil
 	}
 	for {
-		if it, ok := s.lines(); ok {
-			return it, nil
+		if s.lines() {
+			return s.out, nil
 		}
 		if s.atEOF {
 			s.atEOF = false
 			if !final {
 				return item{}, errMore
 			}
-			if it, ok := s.finish(); ok {
-				return it, nil
+			if s.finish() {
+				return s.out, nil
 			}
 			return item{}, io.EOF
 		}
@@ -352,8 +376,9 @@ func (s *splitter) next(final bool) (item, error) {
 	}
 }
 
-// lines handles the complete lines after scan until an item is ready.
-func (s *splitter) lines() (item, bool) {
+// lines handles the complete lines after scan until an item is ready in
+// s.out.
+func (s *splitter) lines() bool {
 	for {
 		from := max(s.scan, s.nl)
 		i := bytes.IndexByte(s.buf[from:s.hi], '\n')
@@ -362,15 +387,15 @@ func (s *splitter) lines() (item, bool) {
 			return s.partial()
 		}
 		end := from + i
-		if it, ok := s.line(end, end+1); ok {
-			return it, true
+		if s.line(end, end+1) {
+			return true
 		}
 	}
 }
 
 // line handles the line from scan (after what was folded into part) to
-// end; the next line starts at next.
-func (s *splitter) line(end, next int) (item, bool) {
+// end; the next line starts at next. It reports whether s.out is ready.
+func (s *splitter) line(end, next int) bool {
 	start := s.scan
 	seg := s.buf[start:end]
 	var semi bool
@@ -393,7 +418,7 @@ func (s *splitter) line(end, next int) (item, bool) {
 		case s.open && s.scan-s.lo > s.maxEntry:
 			s.startSkip()
 		}
-		return item{}, false
+		return false
 	}
 	return s.act(s.st.step(classifyLine(seg), semi), start, end)
 }
@@ -401,20 +426,18 @@ func (s *splitter) line(end, next int) (item, bool) {
 // partial handles an incomplete line at scan: once it is longer than
 // headMax it is stepped, and while an oversize entry is skipped it is
 // folded away piece by piece.
-func (s *splitter) partial() (item, bool) {
+func (s *splitter) partial() bool {
 	if !s.stepped {
 		if s.hi-s.scan <= headMax {
-			return item{}, false
+			return false
 		}
 		head := s.buf[s.scan : s.scan+headMax]
 		s.stepped = true
 		s.stepKind = classify(head, int64(s.hi-s.scan), isBlank(head))
 		a := s.st.step(s.stepKind, false)
 		s.partSkip = a == actSkip
-		if a != actSkip {
-			if it, ok := s.act(a, s.scan, s.scan); ok {
-				return it, true
-			}
+		if a != actSkip && s.act(a, s.scan, s.scan) {
+			return true
 		}
 	}
 	if s.open && !s.skipping && s.hi-s.lo > s.maxEntry {
@@ -425,12 +448,13 @@ func (s *splitter) partial() (item, bool) {
 		s.inPart = true
 		s.scan, s.lo = s.hi, s.hi
 	}
-	return item{}, false
+	return false
 }
 
 // act applies a line's action; the line spans buf[start:end] and scan is
-// already past it (or at start for a partial line).
-func (s *splitter) act(a action, start, end int) (item, bool) {
+// already past it (or at start for a partial line). It reports whether an
+// item is ready in s.out.
+func (s *splitter) act(a action, start, end int) bool {
 	switch a {
 	case actContinue:
 		if s.skipping {
@@ -438,15 +462,15 @@ func (s *splitter) act(a action, start, end int) (item, bool) {
 		} else if s.open && s.scan-s.lo > s.maxEntry {
 			s.startSkip()
 		}
-		return item{}, false
+		return false
 	case actSkip:
 		s.lo = s.scan
-		return item{}, false
+		return false
 	}
-	var it item
 	ok := false
 	if s.open {
-		it, ok = s.entry(start), true
+		s.entry(start)
+		ok = true
 	}
 	s.lo = start
 	if a == actStart {
@@ -454,7 +478,7 @@ func (s *splitter) act(a action, start, end int) (item, bool) {
 		if s.scan-s.lo > s.maxEntry {
 			s.startSkip()
 		}
-		return it, ok
+		return ok
 	}
 	s.open = false
 	hdr := item{kind: itemHeader, off: s.base + int64(start), data: s.buf[start:end], size: int64(end - start)}
@@ -464,9 +488,10 @@ func (s *splitter) act(a action, start, end int) (item, bool) {
 	s.lo = s.scan
 	if ok {
 		s.pendHdr, s.hdr = true, hdr
-		return it, true
+		return true
 	}
-	return hdr, true
+	s.out = hdr
+	return true
 }
 
 func byteAt(b []byte, i int) byte {
@@ -476,13 +501,14 @@ func byteAt(b []byte, i int) byte {
 	return b[i]
 }
 
-// entry hands out the open entry, which ends at buffer index end.
-func (s *splitter) entry(end int) item {
+// entry puts the open entry, which ends at buffer index end, in s.out.
+func (s *splitter) entry(end int) {
 	if s.skipping {
 		s.skipping = false
-		return item{kind: itemEntry, off: s.bigOff, data: s.big, size: s.base + int64(end) - s.bigOff, truncated: true}
+		s.out = item{kind: itemEntry, off: s.bigOff, data: s.big, size: s.base + int64(end) - s.bigOff, truncated: true}
+		return
 	}
-	return item{kind: itemEntry, off: s.base + int64(s.lo), data: s.buf[s.lo:end], size: int64(end - s.lo)}
+	s.out = item{kind: itemEntry, off: s.base + int64(s.lo), data: s.buf[s.lo:end], size: int64(end - s.lo)}
 }
 
 // startSkip keeps the first maxEntry bytes of the open entry aside and
@@ -495,22 +521,22 @@ func (s *splitter) startSkip() {
 }
 
 // finish ends a final input: a last line without a newline is handled,
-// and the open entry is handed out.
-func (s *splitter) finish() (item, bool) {
+// and the open entry is put in s.out.
+func (s *splitter) finish() bool {
 	if s.scan < s.hi || s.inPart || s.stepped {
-		if it, ok := s.line(s.hi, s.hi); ok {
-			return it, true
+		if s.line(s.hi, s.hi) {
+			return true
 		}
 	}
 	s.st = splitState{}
 	if !s.open {
 		s.lo = s.hi
-		return item{}, false
+		return false
 	}
-	it := s.entry(s.hi)
+	s.entry(s.hi)
 	s.open = false
 	s.lo = s.hi
-	return it, true
+	return true
 }
 
 // fill reads more input into the window, compacting it first.
