@@ -70,6 +70,16 @@ func value(idx uint16) float64 {
 	return 2 * math.Pow(gamma, float64(idx)) / (gamma + 1)
 }
 
+// values holds value(idx) for every index (12 KiB, read-only): a quantile
+// is a table lookup rather than a math.Pow, which cost sqlagg about 0.1 µs
+// per quantile when it fires a minute row.
+var values = func() (t [maxIndex + 1]float64) {
+	for i := range t {
+		t[i] = value(uint16(i))
+	}
+	return t
+}()
+
 // Add counts one value.
 func (s *Sketch) Add(v int64) { s.AddN(Index(v), 1) }
 
@@ -162,10 +172,53 @@ func (s *Sketch) Quantile(q float64) float64 {
 	for _, b := range s.buckets {
 		seen += uint64(b.count)
 		if seen > rank {
-			return value(b.idx)
+			return values[b.idx]
 		}
 	}
-	return value(s.buckets[len(s.buckets)-1].idx)
+	return values[s.buckets[len(s.buckets)-1].idx]
+}
+
+// Quantiles appends to dst the estimates of the qs-quantiles, each exactly
+// what Quantile returns for it, in one walk over the buckets when qs is in
+// ascending order (any order is accepted).
+func (s *Sketch) Quantiles(dst []float64, qs ...float64) []float64 {
+	if s.n == 0 || !sorted(qs) {
+		for _, q := range qs {
+			dst = append(dst, s.Quantile(q))
+		}
+		return dst
+	}
+	var seen uint64
+	k := 0 // next bucket
+	for _, q := range qs {
+		if q < 0 {
+			q = 0
+		} else if q > 1 {
+			q = 1
+		}
+		rank := uint64(q * float64(s.n-1))
+		// Quantile stops at the first bucket whose cumulative count passes
+		// rank; ranks only grow, so the walk resumes where it stopped.
+		for k < len(s.buckets) && seen <= rank {
+			seen += uint64(s.buckets[k].count)
+			k++
+		}
+		if seen > rank {
+			dst = append(dst, values[s.buckets[k-1].idx])
+		} else {
+			dst = append(dst, values[s.buckets[len(s.buckets)-1].idx])
+		}
+	}
+	return dst
+}
+
+func sorted(qs []float64) bool {
+	for i := 1; i < len(qs); i++ {
+		if !(qs[i-1] <= qs[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // EncodedLen is an upper bound of the bytes Append writes.

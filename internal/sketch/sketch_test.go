@@ -36,6 +36,46 @@ func TestQuantileRelativeError(t *testing.T) {
 	}
 }
 
+// TestQuantilesMatchQuantile pins Quantiles to Quantile, value for value,
+// for sorted and unsorted qs, clamped qs and every sketch shape.
+func TestQuantilesMatchQuantile(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	qsets := [][]float64{
+		{0.5, 0.95, 0.99}, {0, 1}, {0.99, 0.5}, {-1, 0.3, 0.3, 2}, {}, {0.5},
+		{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}, {math.NaN(), 0.5},
+	}
+	for trial := 0; trial < 500; trial++ {
+		var s Sketch
+		n := r.IntN(40)
+		if trial%50 == 0 {
+			n = r.IntN(100000)
+		}
+		for range n {
+			s.Add(int64(math.Exp(r.NormFloat64()*2 + 6)))
+		}
+		for _, qs := range qsets {
+			got := s.Quantiles(nil, qs...)
+			if len(got) != len(qs) {
+				t.Fatalf("trial %d qs %v: %d values", trial, qs, len(got))
+			}
+			for i, q := range qs {
+				if want := s.Quantile(q); got[i] != want && !(math.IsNaN(got[i]) && math.IsNaN(want)) {
+					t.Fatalf("trial %d (n=%d) qs %v: q %v = %v, Quantile says %v", trial, n, qs, q, got[i], want)
+				}
+			}
+		}
+	}
+}
+
+// TestValueTable: the lookup table holds exactly the formula's values.
+func TestValueTable(t *testing.T) {
+	for i := range values {
+		if values[i] != value(uint16(i)) {
+			t.Fatalf("values[%d] = %v, want %v", i, values[i], value(uint16(i)))
+		}
+	}
+}
+
 func TestMergeEqualsUnion(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for trial := 0; trial < 200; trial++ {
@@ -121,4 +161,23 @@ func BenchmarkAdd(b *testing.B) {
 		}
 		s.Add(vals[i&4095])
 	}
+}
+
+func BenchmarkQuantiles(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	var s Sketch
+	for range 20 {
+		s.Add(int64(math.Exp(r.NormFloat64()*1.5 + 7)))
+	}
+	dst := make([]float64, 0, 3)
+	b.Run("one-pass", func(b *testing.B) {
+		for b.Loop() {
+			dst = s.Quantiles(dst[:0], 0.5, 0.95, 0.99)
+		}
+	})
+	b.Run("three-calls", func(b *testing.B) {
+		for b.Loop() {
+			dst = append(dst[:0], s.Quantile(0.5), s.Quantile(0.95), s.Quantile(0.99))
+		}
+	})
 }

@@ -22,6 +22,7 @@ type minuteOperator struct {
 	rows   []sinks.MinuteRow
 	strs   map[string]string // interned instance/db names
 	emitFn operators.Emit[*Acc]
+	qs     []float64 // scratch: p50, p95, p99 of the row being emitted
 	err    error
 }
 
@@ -72,11 +73,10 @@ func (m *minuteOperator) intern(b []byte) string {
 	return s
 }
 
-// quantile returns the sketch's q-quantile clamped to the exact maximum
-// (a bucket's representative value may exceed the largest value in it).
-func quantile(a *Acc, q float64) int64 {
-	v := int64(math.Round(a.Latency.Quantile(q)))
-	return min(v, a.LatencyMax)
+// quantile rounds a sketch quantile and clamps it to the exact maximum (a
+// bucket's representative value may exceed the largest value in it).
+func quantile(a *Acc, v float64) int64 {
+	return min(int64(math.Round(v)), a.LatencyMax)
 }
 
 func (m *minuteOperator) emit(end int64, key []byte, a *Acc, version int64) error {
@@ -88,6 +88,7 @@ func (m *minuteOperator) emit(end int64, key []byte, a *Acc, version int64) erro
 	if err != nil {
 		return err
 	}
+	m.qs = a.Latency.Quantiles(m.qs[:0], 0.50, 0.95, 0.99)
 	m.rows = append(m.rows, sinks.MinuteRow{
 		Instance:           m.intern(inst),
 		DB:                 m.intern(db),
@@ -99,9 +100,9 @@ func (m *minuteOperator) emit(end int64, key []byte, a *Acc, version int64) erro
 		Count:              a.Count,
 		LatencySumUs:       a.LatencySum,
 		LatencyMaxUs:       a.LatencyMax,
-		LatencyP50Us:       quantile(a, 0.50),
-		LatencyP95Us:       quantile(a, 0.95),
-		LatencyP99Us:       quantile(a, 0.99),
+		LatencyP50Us:       quantile(a, m.qs[0]),
+		LatencyP95Us:       quantile(a, m.qs[1]),
+		LatencyP99Us:       quantile(a, m.qs[2]),
 		LockSumUs:          a.LockSum,
 		RowsSentSum:        a.RowsSent,
 		RowsExaminedSum:    a.RowsExamined,
