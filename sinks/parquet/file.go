@@ -3,6 +3,8 @@ package parquet
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
+	"unsafe"
 
 	pq "github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -99,6 +101,39 @@ type fileWriter struct {
 	cfg     *fileConfig
 	rows    int64
 	scratch []sinks.MinuteRow
+	valid   utf8Cache
+}
+
+// utf8Cache remembers long strings already found to be valid UTF-8. The
+// rows of a job share their text fields (a template's text and sample, an
+// interned instance name), so most checks become a string comparison that
+// the runtime settles on pointer equality, instead of a scan of a few
+// hundred bytes per row. It keeps at most utf8Slots strings alive, for the
+// life of one file.
+type utf8Cache struct {
+	s [utf8Slots]string
+}
+
+const (
+	utf8Slots = 4096
+	utf8Min   = 32 // shorter strings are validated directly
+)
+
+func (c *utf8Cache) check(s string) bool {
+	if len(s) < utf8Min {
+		return utf8.ValidString(s)
+	}
+	// The slot comes from the string's address; equality (not the
+	// address) decides a hit, so a moved or reused address only misses.
+	slot := uintptr(unsafe.Pointer(unsafe.StringData(s))) >> 4 % utf8Slots
+	if c.s[slot] == s {
+		return true
+	}
+	if !utf8.ValidString(s) {
+		return false
+	}
+	c.s[slot] = s
+	return true
 }
 
 func newFileWriter(f wfile, cfg *fileConfig) *fileWriter {
@@ -153,7 +188,9 @@ func (w *fileWriter) write(rows []sinks.MinuteRow) error {
 // DuckDB refuses to read files that break this.
 func (w *fileWriter) validUTF8(rows []sinks.MinuteRow) []sinks.MinuteRow {
 	for i := range rows {
-		if !rows[i].ValidUTF8() {
+		r := &rows[i]
+		if !(w.valid.check(r.Instance) && w.valid.check(r.DB) && w.valid.check(r.TemplateID) &&
+			w.valid.check(r.Template) && w.valid.check(r.SampleSQL)) {
 			w.scratch = append(w.scratch[:0], rows...)
 			for j := i; j < len(w.scratch); j++ {
 				w.scratch[j].MakeValidUTF8()

@@ -117,6 +117,48 @@ func TestInvalidUTF8(t *testing.T) {
 	}
 }
 
+// TestInvalidUTF8Shared: long strings shared by many rows, as a job's
+// template texts are, are checked through the writer's cache; an invalid
+// one is fixed in every row that carries it, a valid one is left alone.
+func TestInvalidUTF8Shared(t *testing.T) {
+	dir := t.TempDir()
+	w := newWriter(t, dir, Options{})
+	rows := newWorkload(7, 3, 5).rows(900, t0, 1)
+	bad := "SELECT a_rather_long_column_name FROM t WHERE x = '\xff'"
+	good := "SELECT a_rather_long_column_name FROM t WHERE x = 'naïve'"
+	for i := range rows {
+		switch i % 3 {
+		case 0:
+			rows[i].Template = bad
+		case 1:
+			rows[i].Template = good
+		case 2:
+			rows[i].Template = string([]byte(good)) // equal text, another address
+		}
+	}
+	in := slices.Clone(rows)
+	epoch(t, w, 1, rows)
+	want := slices.Clone(in)
+	for i := range want {
+		if i%3 == 0 {
+			want[i].Template = strings.ToValidUTF8(bad, "\uFFFD")
+		}
+	}
+	if got := readDir(t, dir); !slices.Equal(got, want) {
+		t.Fatal("rows read back differ from the rows written with invalid UTF-8 replaced")
+	}
+}
+
+func TestUTF8Cache(t *testing.T) {
+	var c utf8Cache
+	long := strings.Repeat("é", 40)
+	for range 3 {
+		if !c.check(long) || !c.check("short") || c.check("\xff") || c.check(long+"\xff") {
+			t.Fatal("wrong verdict")
+		}
+	}
+}
+
 // TestInProgressInvisible: until Commit, no file of the epoch matches
 // *.parquet and readers see nothing of it.
 func TestInProgressInvisible(t *testing.T) {
