@@ -32,8 +32,26 @@ type parser struct {
 	instance string
 	db       string // the last "use" line's database
 
-	// The last strings handed out, reused while the bytes repeat.
-	user, schema string
+	// names holds the user and schema strings handed out, so that the
+	// few distinct names of a log are allocated once.
+	names map[string]string
+}
+
+// maxNames bounds parser.names: a log with more distinct users and schemas
+// starts the table over.
+const maxNames = 4096
+
+// intern returns b as a string, allocating it only the first time.
+func (p *parser) intern(b []byte) string {
+	if s, ok := p.names[string(b)]; ok {
+		return s
+	}
+	if p.names == nil || len(p.names) >= maxNames {
+		p.names = make(map[string]string)
+	}
+	s := string(b)
+	p.names[s] = s
+	return s
 }
 
 // entryError is why an entry could not become an event.
@@ -90,7 +108,7 @@ func (p *parser) parse(data []byte, truncated bool, ev *sources.Event) *entryErr
 		case bytes.HasPrefix(line, pfxUserHost):
 			f.user, f.haveUser = userOf(line[len(pfxUserHost):]), true
 		default:
-			f.pairs(line[1:])
+			f.queryTimeLine(line[1:])
 		}
 	}
 	if headerLines == 0 {
@@ -173,17 +191,11 @@ func (p *parser) parse(data []byte, truncated bool, ev *sources.Event) *entryErr
 		ev.ErrCode = int32(n)
 	}
 	if f.haveUser {
-		if string(f.user) != p.user {
-			p.user = string(f.user)
-		}
-		ev.User = p.user
+		ev.User = p.intern(f.user)
 	}
 	db := p.db
 	if f.haveSchema {
-		if string(f.schema) != p.schema {
-			p.schema = string(f.schema)
-		}
-		db = p.schema
+		db = p.intern(f.schema)
 	}
 	ev.DB = db
 	return nil
@@ -204,6 +216,36 @@ func hasStatement(data []byte) bool {
 		return len(next) > 0
 	}
 	return len(rest) > 0
+}
+
+// queryTimeLine reads the line every flavour writes the same way,
+// " Query_time: N  Lock_time: N Rows_sent: N  Rows_examined: N", without
+// the generic search; the rest of it (MySQL 8's log_slow_extra fields) and
+// any other line go to pairs.
+func (f *fields) queryTimeLine(b []byte) {
+	rest := b
+	for _, k := range [...]struct {
+		key string
+		dst *[]byte
+	}{{" Query_time: ", &f.queryTime}, {"Lock_time: ", &f.lockTime}, {"Rows_sent: ", &f.rowsSent}, {"Rows_examined: ", &f.rowsExamined}} {
+		if len(rest) <= len(k.key) || string(rest[:len(k.key)]) != k.key {
+			f.pairs(b)
+			return
+		}
+		rest = rest[len(k.key):]
+		e := 0
+		for e < len(rest) && rest[e] != ' ' && rest[e] != '\t' {
+			e++
+		}
+		*k.dst = rest[:e]
+		for e < len(rest) && rest[e] == ' ' {
+			e++
+		}
+		rest = rest[e:]
+	}
+	if len(rest) > 0 {
+		f.pairs(rest)
+	}
 }
 
 // pairs reads "Key: value" pairs from a header line: "Query_time: 0.1
@@ -357,8 +399,10 @@ func useLine(line []byte) ([]byte, bool) {
 	if len(name) >= 2 && name[0] == '`' && name[len(name)-1] == '`' {
 		return name, true
 	}
-	if bytes.ContainsAny(name, " \t;") {
-		return nil, false
+	for _, c := range name {
+		if c == ' ' || c == '\t' || c == ';' {
+			return nil, false
+		}
 	}
 	return name, true
 }
@@ -472,9 +516,15 @@ func epochMs(b []byte) (int64, *entryError) {
 
 // count parses a non-negative integer no larger than limit.
 func count(b []byte, name string, limit int64) (int64, *entryError) {
-	n, frac, ok := decimal(b)
-	if !ok || frac != 0 || bytes.IndexByte(b, '.') >= 0 || n > limit {
-		return 0, &entryError{"invalid:" + name, "not a count: " + strconv.Quote(string(b))}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' || n > (limit-int64(c-'0'))/10 {
+			return 0, &entryError{"invalid:" + name, "not a count: " + strconv.Quote(string(b))}
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(b) == 0 {
+		return 0, &entryError{"invalid:" + name, "not a count: \"\""}
 	}
 	return n, nil
 }
