@@ -5,16 +5,15 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/das-project/das/sinks"
 	sinkkafka "github.com/das-project/das/sinks/kafka"
+	"github.com/das-project/das/sources/kafka"
 )
 
 // KafkaOptions configure ReadKafka. Zero values mean the stated defaults.
@@ -172,72 +171,12 @@ func ReadKafka(ctx context.Context, o KafkaOptions, fn func([]sinks.MinuteRow) e
 // topicBounds returns topic's partitions with their log start and end (last
 // stable) offsets.
 func topicBounds(ctx context.Context, cl *kgo.Client, topic string) ([]int32, map[int32]int64, map[int32]int64, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
+	parts, starts, ends, err := kafka.TopicBounds(ctx, cl, topic)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return nil, nil, nil, fmt.Errorf("%w: topic %s does not exist", ErrNoInput, topic)
+	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("report: kafka metadata for %s: %w", topic, err)
-	}
-	if len(resp.Topics) != 1 {
-		return nil, nil, nil, fmt.Errorf("report: kafka metadata for %s: %d topics in the answer", topic, len(resp.Topics))
-	}
-	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
-		if errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return nil, nil, nil, fmt.Errorf("%w: topic %s does not exist", ErrNoInput, topic)
-		}
-		return nil, nil, nil, fmt.Errorf("report: kafka metadata for %s: %w", topic, err)
-	}
-	var parts []int32
-	for _, p := range resp.Topics[0].Partitions {
-		parts = append(parts, p.Partition)
-	}
-	slices.Sort(parts)
-	starts, err := listOffsets(ctx, cl, topic, parts, -2)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	ends, err := listOffsets(ctx, cl, topic, parts, -1)
-	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("report: %w", err)
 	}
 	return parts, starts, ends, nil
-}
-
-// listOffsets returns each partition's offset at ts: -1 the end (last
-// stable offset, as read_committed), -2 the log start.
-func listOffsets(ctx context.Context, cl *kgo.Client, topic string, parts []int32, ts int64) (map[int32]int64, error) {
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.IsolationLevel = 1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	for _, p := range parts {
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition = p
-		rp.Timestamp = ts
-		rp.CurrentLeaderEpoch = -1
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
-	out := make(map[int32]int64, len(parts))
-	for _, sh := range cl.RequestSharded(ctx, req) {
-		if sh.Err != nil {
-			return nil, fmt.Errorf("report: kafka list offsets %s: %w", topic, sh.Err)
-		}
-		for _, t := range sh.Resp.(*kmsg.ListOffsetsResponse).Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return nil, fmt.Errorf("report: kafka list offsets %s/%d: %w", topic, p.Partition, err)
-				}
-				out[p.Partition] = p.Offset
-			}
-		}
-	}
-	for _, p := range parts {
-		if _, ok := out[p]; !ok {
-			return nil, fmt.Errorf("report: kafka list offsets %s: no answer for partition %d", topic, p)
-		}
-	}
-	return out, nil
 }

@@ -36,6 +36,23 @@ func topicPartitions(ctx context.Context, cl *kgo.Client, topic string) ([]int32
 	return ps, t.TopicID, nil
 }
 
+// TopicBounds returns topic's sorted partitions with their log start and
+// end offsets as a read_committed consumer sees them (the end is the last
+// stable offset): what a bounded read of the whole topic covers. A topic
+// that does not exist gives an error wrapping kerr.UnknownTopicOrPartition.
+func TopicBounds(ctx context.Context, cl *kgo.Client, topic string) (parts []int32, starts, ends map[int32]int64, err error) {
+	if parts, _, err = topicPartitions(ctx, cl, topic); err != nil {
+		return nil, nil, nil, err
+	}
+	if starts, err = listOffsets(ctx, cl, topic, parts, listEarliest); err != nil {
+		return nil, nil, nil, err
+	}
+	if ends, err = listOffsets(ctx, cl, topic, parts, listLatest); err != nil {
+		return nil, nil, nil, err
+	}
+	return parts, starts, ends, nil
+}
+
 // Timestamps of ListOffsets that ask for the log's ends.
 const (
 	listLatest   = -1 // the end: with read_committed, the last stable offset
