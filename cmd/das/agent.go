@@ -58,7 +58,7 @@ func cmdAgent(ctx context.Context, args []string, s stdio) error {
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, keep sending this long before spooling the rest")
 	fs.DurationVar(&o.ReportInterval, "report-interval", time.Minute, "log the agent's own CPU and memory cost this often")
 	fs.StringVar(&o.Host, "host", "", "this host's name in the records' src (default: the hostname)")
-	fs.BoolVar(&inOpts.Follow, "follow", false, "file: input: keep reading as the file grows and rotates (slowlog: not yet: the file is shipped once)")
+	fs.BoolVar(&inOpts.Follow, "follow", false, "file: and slowlog: inputs: keep reading as the file grows and rotates (slowlog: keeps its position in --state; without --follow the file is shipped once)")
 	fs.DurationVar(&inOpts.PerfschemaInterval, "perfschema-interval", time.Minute, "perfschema: input: poll interval (at least 1s)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -130,6 +130,7 @@ func cmdAgent(ctx context.Context, args []string, s stdio) error {
 		}
 	}
 	inOpts.Instance = o.Instance
+	inOpts.StateDir = o.StateDir
 	in, err := agent.OpenInput(ctx, *input, inOpts)
 	if err != nil {
 		return err

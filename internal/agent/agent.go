@@ -27,6 +27,9 @@ const (
 	// fpAcked: Kafka acknowledged a unit of cuts, the journal does not
 	// know yet.
 	fpAcked = "acked"
+	// fpCommit: cuts are durable (spooled, intent journaled), a Committer
+	// input's position not yet moved past them.
+	fpCommit = "commit"
 )
 
 // Agent ships the statements of one Input to Kafka. Create it with New and
@@ -175,7 +178,11 @@ func (a *Agent) Run(ctx context.Context) (sum Summary, err error) {
 		wg.Wait()
 	}()
 
-	rerr := a.readLoop(ctx, j, ob, fatal, lastK, replay, resume)
+	var cq *commitQueue
+	if cm, ok := a.in.(Committer); ok {
+		cq = &commitQueue{in: cm}
+	}
+	rerr := a.readLoop(ctx, j, ob, fatal, lastK, replay, resume, cq)
 	if cerr := a.in.Close(); cerr != nil {
 		a.log.Warn("agent: closing the input", "err", cerr)
 	}
@@ -225,6 +232,10 @@ func (a *Agent) Run(ctx context.Context) (sum Summary, err error) {
 	if spilled, left := ob.spillAll(); spilled+left > 0 {
 		a.log.Info("agent: stopped with cuts not yet in Kafka; they are sent after the restart",
 			"spooled", spilled, "to_reread", left)
+	}
+	if cq != nil && rerr == nil {
+		// Cuts that were only in memory may be in the spool now.
+		rerr = cq.flush(a, j, ob)
 	}
 	if err := j.sync(); err != nil && rerr == nil {
 		rerr = err
@@ -338,7 +349,17 @@ func (a *Agent) recover(ctx context.Context, j *journal, sp *spool, ob *outbox, 
 		}
 	}
 	for _, e := range pending[:first] {
-		ob.pushSpooled(&cut{k: e.K, stream: e.Stream, from: e.From, to: e.To, statements: e.Statements, nrec: e.Records}, segs[e.K])
+		ob.pushSpooled(&cut{k: e.K, stream: e.Stream, from: e.From, to: e.To, statements: e.Statements, nrec: e.Records, ckpt: []byte(e.Ckpt)}, segs[e.K])
+	}
+	cm, committer := a.in.(Committer)
+	if committer && first > 0 {
+		// The spool holds these cuts: the input resumes after the last
+		// (its position may not have been moved there before the crash).
+		if ck := pending[first-1].Ckpt; len(ck) > 0 {
+			if err := cm.Commit([]byte(ck)); err != nil {
+				return 0, nil, Position{}, err
+			}
+		}
 	}
 	var replay []replayCut
 	rest := pending[first:]
@@ -356,6 +377,13 @@ func (a *Agent) recover(ctx context.Context, j *journal, sp *spool, ob *outbox, 
 			}
 		}
 		switch {
+		case !a.in.Replayable() && committer:
+			// Its statements are after the input's position: read again.
+			a.log.Info("agent: a cut pending at the restart was not in the spool; the input reads its statements again",
+				"cut", e.K, "stream", e.Stream, "statements", e.Statements)
+			if err := j.append(false, entry{T: "drop", K: e.K}); err != nil {
+				return 0, nil, Position{}, err
+			}
 		case !a.in.Replayable():
 			a.lose(j, e, "the input cannot be re-read")
 		case e.Stream != last:
@@ -397,15 +425,47 @@ type reader struct {
 	evs     []sources.Event
 	lastK   int64
 	replay  []replayCut
-	quietTo Position // rejects before this were reported before the restart
+	quietTo Position     // rejects before this were reported before the restart
+	cq      *commitQueue // a Committer input's checkpoints; nil for other inputs
+}
+
+// commitQueue holds the checkpoints of a Committer input's cuts, in cut
+// order, until the cuts are settled (spooled, acknowledged or dropped).
+type commitQueue struct {
+	in Committer
+	q  []commitPoint
+}
+
+type commitPoint struct {
+	k    int64
+	ckpt []byte
+}
+
+// flush commits the checkpoint of the last cut of the settled prefix.
+func (cq *commitQueue) flush(a *Agent, j *journal, ob *outbox) error {
+	n := 0
+	for n < len(cq.q) && ob.settled(cq.q[n].k) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := a.fail(j, fpCommit); err != nil {
+		return err
+	}
+	if err := cq.in.Commit(cq.q[n-1].ckpt); err != nil {
+		return fmt.Errorf("agent: commit the input position: %w", err)
+	}
+	cq.q = append(cq.q[:0], cq.q[n:]...)
+	return nil
 }
 
 // readLoop reads the input and seals cuts until the input ends or ctx
 // ends. It returns nil in both cases, after sealing the open cut.
-func (a *Agent) readLoop(ctx context.Context, j *journal, ob *outbox, fatal <-chan error, lastK int64, replay []replayCut, resume Position) error {
+func (a *Agent) readLoop(ctx context.Context, j *journal, ob *outbox, fatal <-chan error, lastK int64, replay []replayCut, resume Position, cq *commitQueue) error {
 	red := newRedactor(a.opts.RawSQL, a.opts.MaxRecordBytes-8192)
 	r := &reader{a: a, j: j, ob: ob, b: newBuilder(a.opts.EdgeAggregate, a.opts.Instance, red),
-		enc: newEncoder(a.opts.Format, a.opts.MaxRecordBytes), lastK: lastK, replay: replay}
+		enc: newEncoder(a.opts.Format, a.opts.MaxRecordBytes), lastK: lastK, replay: replay, cq: cq}
 	if len(replay) > 0 {
 		last := replay[len(replay)-1].e
 		r.quietTo = Position{Stream: last.Stream, Offset: last.To}
@@ -445,6 +505,12 @@ func (a *Agent) readLoop(ctx context.Context, j *journal, ob *outbox, fatal <-ch
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.ShutdownTimeout)
 			defer cancel()
 			rctx = dctx
+		}
+		if r.cq != nil && len(r.cq.q) > 0 {
+			// Cuts that were not spooled when sealed: acknowledged since?
+			if err := r.cq.flush(a, j, ob); err != nil {
+				return err
+			}
 		}
 		batch, err := a.in.Next(rctx)
 		if errors.Is(err, io.EOF) {
@@ -639,6 +705,11 @@ func (r *reader) sealAt(k int64, to int64, replayed bool) error {
 		return err
 	}
 	c := &cut{k: k, stream: b.stream, from: b.from, to: to, statements: b.statements, nrec: len(recs), records: recs}
+	if r.cq != nil {
+		if c.ckpt, err = r.cq.in.Checkpoint(Position{Stream: b.stream, Offset: to}); err != nil {
+			return err
+		}
+	}
 	for _, rec := range recs {
 		c.size += int64(len(rec.key) + len(rec.value))
 	}
@@ -670,6 +741,10 @@ func (r *reader) sealAt(k int64, to int64, replayed bool) error {
 	r.ob.push(c)
 	b.reset()
 	b.start(c.stream, to, a.opts.Now())
+	if r.cq != nil {
+		r.cq.q = append(r.cq.q, commitPoint{k: k, ckpt: c.ckpt})
+		return r.cq.flush(a, r.j, r.ob)
+	}
 	return nil
 }
 

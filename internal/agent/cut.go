@@ -42,8 +42,9 @@ type cut struct {
 	nrec       int   // number of records
 	size       int64 // bytes of keys and values
 	records    []record
-	spooled    bool // a segment holds it in the spool
-	inMem      bool // records held in memory, counted in the outbox's memory bytes
+	spooled    bool   // a segment holds it in the spool
+	inMem      bool   // records held in memory, counted in the outbox's memory bytes
+	ckpt       []byte // a Committer input's checkpoint at to (nil otherwise)
 }
 
 // groupKey is the edge aggregation key.

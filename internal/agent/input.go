@@ -146,3 +146,29 @@ func (s *SourceInput) Next(ctx context.Context) (*Batch, error) {
 
 // Close implements Input.
 func (s *SourceInput) Close() error { return s.Source.Close() }
+
+// Committer is implemented by inputs that are not Replayable but keep
+// their own resume position (a followed slow log's position file): after a
+// restart they continue where the position says, so what follows it is
+// read again and nothing before it is.
+//
+// The agent keeps that position behind what is durable: every cut of such
+// an input is written to the spool before it is produced, carries the
+// input's Checkpoint at its end in its journal intent and spool segment,
+// and is committed only once it, and every cut before it, is in the spool
+// (or acknowledged, or dropped). A crash between the spool write and the
+// commit is repaired at the restart: the agent commits the checkpoint of
+// the last cut of the spool's unbroken run of pending cuts before it opens
+// the input, and drops the pending cuts after that run (the input reads
+// them again).
+type Committer interface {
+	// Checkpoint returns the input's resume state just after
+	// Position{Batch.Stream, Batch.End} of a batch Next returned since the
+	// last Checkpoint at or past it, as JSON. Calls come in stream order;
+	// the input may forget the states before p.
+	Checkpoint(p Position) ([]byte, error)
+	// Commit makes ckpt (a Checkpoint result, possibly of a previous run)
+	// the position the input resumes from at its next Open. The agent
+	// calls it in cut order, also before Open when recovering.
+	Commit(ckpt []byte) error
+}

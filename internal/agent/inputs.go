@@ -33,9 +33,13 @@ type InputOptions struct {
 	// DefaultInstance, from its file name or this host's name) and
 	// captures (default: the server address seen).
 	Instance string
-	// Follow makes a file: input follow the file as it grows and rotates
-	// (slowlog: not yet).
+	// Follow makes a file: or slowlog: input follow the file as it grows
+	// and rotates.
 	Follow bool
+	// StateDir is the agent's state directory (Options.StateDir): a
+	// followed slow log keeps its position there. Required with Follow for
+	// slowlog:.
+	StateDir string
 	// PerfschemaInterval is the performance_schema poll interval. Default
 	// 1 minute.
 	PerfschemaInterval time.Duration
@@ -90,7 +94,7 @@ func OpenInput(ctx context.Context, spec string, o InputOptions) (Input, error) 
 		return NewPerfschemaInput(p, o.Instance), nil
 	case "slowlog":
 		if o.Follow {
-			return nil, fmt.Errorf("agent: input %q: following a slow log is not available yet (sources/slowlog has no follower the agent can position); without --follow the file is shipped once", spec)
+			return NewSlowlogFollowInput(arg, o.StateDir, slowlog.FollowOptions{Options: slowlog.Options{Instance: o.Instance}})
 		}
 		src, err := slowlog.Open(arg, slowlog.Options{Instance: o.Instance})
 		if err != nil {

@@ -41,6 +41,10 @@ type entry struct {
 	Statements int64  `json:"statements,omitempty"`
 	Records    int    `json:"records,omitempty"`
 	Config     string `json:"config,omitempty"`
+	// Ckpt is the resume state of a Committer input just after To (a
+	// followed slow log's position): after a restart the input resumes at
+	// the Ckpt of the last cut the spool holds.
+	Ckpt string `json:"ckpt,omitempty"`
 }
 
 // journal is the agent's durable record of cuts: intents are fsynced before

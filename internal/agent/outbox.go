@@ -52,6 +52,20 @@ func (o *outbox) signal() {
 	}
 }
 
+// settled reports whether cut k no longer needs its input: it is in the
+// spool, or no longer in the outbox (acknowledged or dropped). Only cuts
+// already pushed may be asked about.
+func (o *outbox) settled(k int64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, c := range o.mu.q {
+		if c.k == k {
+			return c.spooled
+		}
+	}
+	return true
+}
+
 // pushSpooled appends a cut recovered from its segment (records not
 // loaded).
 func (o *outbox) pushSpooled(c *cut, size int64) {

@@ -61,7 +61,7 @@ func segmentName(k int64) string { return fmt.Sprintf("%020d.seg", k) }
 func (s *spool) path(k int64) string { return filepath.Join(s.dir, segmentName(k)) }
 
 func cutEntry(c *cut, config string) entry {
-	return entry{T: "cut", K: c.k, Stream: c.stream, From: c.from, To: c.to, Statements: c.statements, Records: c.nrec, Config: config}
+	return entry{T: "cut", K: c.k, Stream: c.stream, From: c.from, To: c.to, Statements: c.statements, Records: c.nrec, Config: config, Ckpt: string(c.ckpt)}
 }
 
 // encode returns the segment bytes of cut c with records recs.
