@@ -204,6 +204,15 @@ func (w *WindowAggregate[T, A]) Process(items []T, wm []int64, reject func(i int
 // is durable until the caller commits b; if the caller aborts instead, the
 // operator must be discarded (its memory no longer matches the store).
 func (w *WindowAggregate[T, A]) Checkpoint(b *pebble.Batch, wm int64, emit Emit[A]) (WindowStats, error) {
+	return w.CheckpointPurging(b, wm, wm, emit)
+}
+
+// CheckpointPurging is Checkpoint with the purge judged at purgeWm rather
+// than wm: at the end of a bounded input wm is the end of time (every window
+// fires) while purgeWm is the watermark the events reached, so the fired
+// state a grown input's late events correct is kept for the allowed
+// lateness.
+func (w *WindowAggregate[T, A]) CheckpointPurging(b *pebble.Batch, wm, purgeWm int64, emit Emit[A]) (WindowStats, error) {
 	var st WindowStats
 	limit := windows.FireLimit(wm)
 	oldFired := w.firedUpTo
@@ -224,7 +233,7 @@ func (w *WindowAggregate[T, A]) Checkpoint(b *pebble.Batch, wm int64, emit Emit[
 	if err := w.spill(b, &st); err != nil {
 		return st, err
 	}
-	if p := windows.PurgeLimit(w.lateness, wm); p > w.purgedUpTo {
+	if p := windows.PurgeLimit(w.lateness, min(wm, purgeWm)); p > w.purgedUpTo {
 		if p != math.MaxInt64 {
 			p -= w.span // a pane lives until its last window is too late
 		}

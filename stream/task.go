@@ -315,7 +315,11 @@ func (t *Task[T]) checkpoint() error {
 	epoch := t.stats.Epoch + 1
 	b := t.store.NewBatch()
 	defer b.Close()
-	cp := &state.Checkpoint{Epoch: epoch, Watermark: wm}
+	// The stored watermark is the events' own: at the end of a bounded
+	// input wm is the end of time (every window fires), but a resumed run
+	// over a grown input judges lateness from where the events were, and
+	// operators purge only what that watermark makes too late.
+	cp := &state.Checkpoint{Epoch: epoch, Watermark: t.wms.DataWatermark()}
 	emitted, corrections, err := t.op.Checkpoint(b, cp, wm)
 	if err != nil {
 		t.abort()

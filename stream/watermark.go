@@ -59,11 +59,12 @@ func (o *WatermarkOptions) withDefaults() WatermarkOptions {
 // hold the others back. The task watermark never moves backwards.
 // Not safe for concurrent use; owned by one task.
 type Watermarks struct {
-	opts  WatermarkOptions
-	ooo   int64
-	parts map[int32]*partitionWM
-	cur   int64
-	ended bool
+	opts   WatermarkOptions
+	ooo    int64
+	parts  map[int32]*partitionWM
+	cur    int64
+	ended  bool
+	dataWm int64 // the watermark when End was called
 }
 
 type partitionWM struct {
@@ -117,7 +118,26 @@ func (w *Watermarks) Touch(p int32) {
 }
 
 // End marks the input as exhausted: the watermark becomes MaxWatermark.
-func (w *Watermarks) End() { w.ended = true; w.cur = MaxWatermark }
+// DataWatermark keeps the watermark the data itself reached.
+func (w *Watermarks) End() {
+	if !w.ended {
+		w.dataWm = w.cur
+	}
+	w.ended = true
+	w.cur = MaxWatermark
+}
+
+// DataWatermark is the watermark the events reached: Advance's, or for an
+// exhausted input the watermark just before End. A checkpoint stores it, so
+// that a bounded input that grows (a slow log appended to after a run read
+// it to its end) resumes judging lateness from its events, not from the
+// end of time that fired every window.
+func (w *Watermarks) DataWatermark() int64 {
+	if w.ended {
+		return w.dataWm
+	}
+	return w.Advance()
+}
 
 // Advance recomputes the task watermark and returns it.
 func (w *Watermarks) Advance() int64 {

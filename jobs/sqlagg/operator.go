@@ -46,10 +46,10 @@ func (m *minuteOperator) Checkpoint(b *pebble.Batch, cp *state.Checkpoint, wm in
 	if err := m.dict.stage(b); err != nil {
 		return 0, 0, err
 	}
-	if err := m.dedup.Stage(b, wm); err != nil {
+	if err := m.dedup.Stage(b, cp.Watermark); err != nil {
 		return 0, 0, err
 	}
-	st, err := m.win.Checkpoint(b, wm, m.emitFn)
+	st, err := m.win.CheckpointPurging(b, wm, cp.Watermark, m.emitFn)
 	if err == nil {
 		err = m.flush()
 	}
