@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/das-project/das/internal/kafkatest"
 	"github.com/das-project/das/sources"
+	"github.com/das-project/das/sources/slowlog"
 )
 
 // das agent ships a JSON lines file to Kafka and exits when everything is
@@ -130,5 +133,99 @@ func TestAgentFlags(t *testing.T) {
 		if err := b.Set(in); err != nil || int64(b) != want {
 			t.Errorf("byteSize(%q) = %d, %v; want %d", in, b, err, want)
 		}
+	}
+}
+
+// das agent --input slowlog:PATH --follow ships entries as they are
+// appended, keeps its position in --state, and a restart ships only what
+// came after.
+func TestAgentFollowsSlowlog(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "db1-slow.log")
+	sample, err := os.ReadFile(filepath.Join("..", "..", "sources", "slowlog", "testdata", "mysql57-slow.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	entry := []byte("# Time: 2024-01-02T03:05:00.000001Z\n# User@Host: app[app] @ web1 [10.0.0.7]  Id:     3\n" +
+		"# Query_time: 0.001000  Lock_time: 0.000010 Rows_sent: 0  Rows_examined: 1\nSET timestamp=1704164700;\nDELETE FROM carts WHERE id = 7;\n")
+	appendLog := func(n int) {
+		t.Helper()
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(bytes.Repeat(entry, n)); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := kafkatest.NewCluster(t, kafkatest.Options{Brokers: 1})
+	c.CreateTopic("das.sql-events", 1, nil)
+	args := []string{"--input", "slowlog:" + path, "--follow", "--brokers", strings.Join(c.Addrs(), ","),
+		"--state", filepath.Join(dir, "state"), "--flush-interval", "50ms", "--shutdown-timeout", "2s", "--host", "db1"}
+	// waitFor runs the agent until the topic holds want records, then stops it.
+	run := func(want int, during func()) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var errb bytes.Buffer
+		done := make(chan error, 1)
+		go func() { done <- cmdAgent(ctx, args, stdio{out: &bytes.Buffer{}, err: &errb}) }()
+		if during != nil {
+			during()
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for len(kafkatest.ReadAll(t, c.Addrs(), "das.sql-events")) < want {
+			if time.Now().After(deadline) {
+				cancel()
+				<-done
+				t.Fatalf("fewer than %d records in Kafka\n%s", want, errb.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("%v\n%s", err, errb.String())
+		}
+	}
+	first := countSlowlog(t, path) + 4
+	run(first, func() { time.Sleep(300 * time.Millisecond); appendLog(4) })
+	appendLog(3)
+	run(first+3, nil)
+	time.Sleep(200 * time.Millisecond)
+	if got := len(kafkatest.ReadAll(t, c.Addrs(), "das.sql-events")); got != first+3 {
+		t.Fatalf("%d records after the restart, want %d (the restart re-sent entries)", got, first+3)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "slowlog.position")); err != nil {
+		t.Fatalf("no position file in --state: %v", err)
+	}
+}
+
+// countSlowlog counts the statements the slow log source reads from path.
+func countSlowlog(t *testing.T, path string) int {
+	t.Helper()
+	src, err := slowlog.Open(path, slowlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.Open(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		b, err := src.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(b.Items)
 	}
 }
