@@ -162,5 +162,6 @@ func incidentReport(s stdio, dir string, inc *gen.Incident) error {
 		fmt.Fprintf(s.out, "  %-15s %8.1fs → %8.1fs  %s\n", a.inst, float64(a.before)/1e6, float64(a.during)/1e6, t)
 	}
 	fmt.Fprintf(s.out, "\nopen the output with DuckDB:\n  SELECT * FROM read_parquet('%s/*.parquet') QUALIFY row_number() OVER (PARTITION BY instance, db, template_id, minute ORDER BY version DESC) = 1;\n", dir)
+	fmt.Fprintf(s.out, "or rank the templates, pt-query-digest style (docs/report.md):\n  das report --input %s --from 2024-01-01T00:00:00Z --to 2024-01-01T01:00:00Z\n", dir)
 	return nil
 }
