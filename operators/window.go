@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -84,10 +82,8 @@ type WindowAggregate[T any, A any] struct {
 	firedUpTo  int64 // every window ending ≤ firedUpTo has fired
 	purgedUpTo int64 // state of windows ending ≤ purgedUpTo is deleted
 
-	keyBuf, valBuf, kBuf, kb []byte
-	scratch                  A
-	ends                     []int64    // scratch of endsUpTo
-	ents                     []entry[A] // scratch of sortedEntries
+	keyBuf, valBuf, kBuf []byte
+	scratch              A
 
 	// Sliding windows only, during a checkpoint: panes finalized or
 	// corrected by it, and the corrected (pane, key) pairs.
@@ -262,12 +258,7 @@ func clampTime(t int64) int64 {
 	return t
 }
 
-// fire emits every window with firedUpTo < end ≤ limit, in (window end,
-// key) order: the partials spilled by earlier checkpoints (read in that order
-// from Pebble) merged with the sorted in-memory entries. The order makes the
-// output deterministic, lets Pebble sort the checkpoint batch in about linear
-// time (its keys arrive nearly sorted), and puts the rows of a series' db and
-// instance next to each other in the Parquet files, which compress better.
+// fire emits every window with firedUpTo < end ≤ limit.
 func (w *WindowAggregate[T, A]) fire(b *pebble.Batch, limit int64, emit Emit[A], st *WindowStats) error {
 	lo := state.WindowPrefix(state.NSPartial, clampTime(w.firedUpTo+1))
 	var hi []byte
@@ -276,67 +267,35 @@ func (w *WindowAggregate[T, A]) fire(b *pebble.Batch, limit int64, emit Emit[A],
 	} else {
 		hi = state.WindowPrefix(state.NSPartial, limit+1)
 	}
+	// Partials spilled by earlier checkpoints, merged with memory.
 	it, err := w.store.DB().NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return fmt.Errorf("operators: fire: %w", err)
 	}
-	ends := w.endsUpTo(w.open, limit)
 	spilled := false
-	var mem []entry[A] // sorted entries of window ends[0]
-	if len(ends) > 0 {
-		mem = w.sortedEntries(w.open[ends[0]])
-	}
-	valid := it.First()
-	for valid || len(ends) > 0 {
-		// Compare the next stored partial with the next memory entry.
-		c := 1 // > 0: memory first
-		var pend int64
-		var pkey []byte
-		if valid {
-			k := it.Key()
-			pend, pkey = state.ReadTime(k[1:9]), k[9:]
-			switch {
-			case len(ends) == 0 || pend < ends[0]:
-				c = -1
-			case pend == ends[0]:
-				c = bytes.Compare(pkey, []byte(mem[0].key))
+	for ok := it.First(); ok; ok = it.Next() {
+		spilled = true
+		k := it.Key()
+		end := state.ReadTime(k[1:9])
+		key := k[9:]
+		if err := w.agg.Decode(w.scratch, it.Value()); err != nil {
+			it.Close()
+			return fmt.Errorf("operators: decode partial for window %d: %w", end, err)
+		}
+		if m := w.open[end]; m != nil {
+			if a, ok := m[string(key)]; ok {
+				w.agg.Merge(w.scratch, a)
+				delete(m, string(key))
+				w.buffered--
+				w.release(a)
 			}
 		}
-		if c <= 0 {
-			spilled = true
-			if err := w.agg.Decode(w.scratch, it.Value()); err != nil {
-				it.Close()
-				return fmt.Errorf("operators: decode partial for window %d: %w", pend, err)
-			}
-			if c == 0 {
-				w.agg.Merge(w.scratch, mem[0].acc)
-			}
-			if err := w.store1(b, pend, pkey, w.scratch, 1, emit); err != nil {
-				it.Close()
-				return err
-			}
-			valid = it.Next()
-		} else {
-			w.kb = append(w.kb[:0], mem[0].key...)
-			if err := w.store1(b, ends[0], w.kb, mem[0].acc, 1, emit); err != nil {
-				it.Close()
-				return err
-			}
+		if err := w.store1(b, end, key, w.scratch, 1, emit); err != nil {
+			it.Close()
+			return err
 		}
 		if w.sliding == nil {
 			st.Fired++
-		}
-		if c >= 0 {
-			w.release(mem[0].acc)
-			mem = mem[1:]
-			if len(mem) == 0 {
-				w.buffered -= len(w.open[ends[0]])
-				delete(w.open, ends[0])
-				clear(w.ents) // do not keep released accumulators reachable
-				if ends = ends[1:]; len(ends) > 0 {
-					mem = w.sortedEntries(w.open[ends[0]])
-				}
-			}
 		}
 	}
 	if err := it.Close(); err != nil {
@@ -347,41 +306,23 @@ func (w *WindowAggregate[T, A]) fire(b *pebble.Batch, limit int64, emit Emit[A],
 			return err
 		}
 	}
-	return nil
-}
-
-// entry is an in-memory (key, accumulator) pair.
-type entry[A any] struct {
-	key string
-	acc A
-}
-
-// endsUpTo returns the window ends of tbl up to limit, ascending, in a
-// buffer reused by the next call.
-func (w *WindowAggregate[T, A]) endsUpTo(tbl map[int64]map[string]A, limit int64) []int64 {
-	w.ends = w.ends[:0]
-	for end, m := range tbl {
-		switch {
-		case end > limit:
-		case len(m) == 0:
-			delete(tbl, end)
-		default:
-			w.ends = append(w.ends, end)
+	for end, m := range w.open {
+		if end > limit {
+			continue
 		}
+		for k, a := range m {
+			if err := w.store1(b, end, []byte(k), a, 1, emit); err != nil {
+				return err
+			}
+			if w.sliding == nil {
+				st.Fired++
+			}
+			w.release(a)
+		}
+		w.buffered -= len(m)
+		delete(w.open, end)
 	}
-	slices.Sort(w.ends)
-	return w.ends
-}
-
-// sortedEntries returns m's entries sorted by key, in a buffer reused by
-// the next call.
-func (w *WindowAggregate[T, A]) sortedEntries(m map[string]A) []entry[A] {
-	w.ents = w.ents[:0]
-	for k, a := range m {
-		w.ents = append(w.ents, entry[A]{k, a})
-	}
-	slices.SortFunc(w.ents, func(x, y entry[A]) int { return strings.Compare(x.key, y.key) })
-	return w.ents
+	return nil
 }
 
 // store1 writes a fired result with its version and emits it.
@@ -408,12 +349,9 @@ func (w *WindowAggregate[T, A]) store1(b *pebble.Batch, end int64, key []byte, a
 
 // correct merges late items into fired results and re-emits them.
 func (w *WindowAggregate[T, A]) correct(b *pebble.Batch, emit Emit[A], st *WindowStats) error {
-	for _, end := range w.endsUpTo(w.late, math.MaxInt64) {
-		m := w.late[end]
-		for _, e := range w.sortedEntries(m) {
-			k, a := e.key, e.acc
-			w.kb = append(w.kb[:0], k...)
-			w.kBuf = state.WindowKey(w.kBuf[:0], state.NSFired, end, w.kb)
+	for end, m := range w.late {
+		for k, a := range m {
+			w.kBuf = state.WindowKey(w.kBuf[:0], state.NSFired, end, []byte(k))
 			version := int64(1)
 			v, closer, err := w.store.DB().Get(w.kBuf)
 			switch {
@@ -443,7 +381,7 @@ func (w *WindowAggregate[T, A]) correct(b *pebble.Batch, emit Emit[A], st *Windo
 			default:
 				return fmt.Errorf("operators: read fired window %d: %w", end, err)
 			}
-			if err := w.store1(b, end, w.kb, w.scratch, version, emit); err != nil {
+			if err := w.store1(b, end, []byte(k), w.scratch, version, emit); err != nil {
 				return err
 			}
 			if w.sliding != nil {
@@ -455,7 +393,6 @@ func (w *WindowAggregate[T, A]) correct(b *pebble.Batch, emit Emit[A], st *Windo
 			}
 			w.release(a)
 		}
-		clear(w.ents)
 		w.buffered -= len(m)
 		delete(w.late, end)
 	}
@@ -464,12 +401,9 @@ func (w *WindowAggregate[T, A]) correct(b *pebble.Batch, emit Emit[A], st *Windo
 
 // spill writes open windows' partials as merge operands.
 func (w *WindowAggregate[T, A]) spill(b *pebble.Batch, st *WindowStats) error {
-	for _, end := range w.endsUpTo(w.open, math.MaxInt64) {
-		m := w.open[end]
-		for _, e := range w.sortedEntries(m) {
-			a := e.acc
-			w.kb = append(w.kb[:0], e.key...)
-			w.kBuf = state.WindowKey(w.kBuf[:0], state.NSPartial, end, w.kb)
+	for end, m := range w.open {
+		for k, a := range m {
+			w.kBuf = state.WindowKey(w.kBuf[:0], state.NSPartial, end, []byte(k))
 			w.valBuf = w.agg.Append(w.valBuf[:0], a)
 			if err := b.Merge(w.kBuf, w.valBuf, nil); err != nil {
 				return err
@@ -477,7 +411,6 @@ func (w *WindowAggregate[T, A]) spill(b *pebble.Batch, st *WindowStats) error {
 			st.Spilled++
 			w.release(a)
 		}
-		clear(w.ents)
 		w.buffered -= len(m)
 		delete(w.open, end)
 	}

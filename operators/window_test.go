@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -229,81 +228,4 @@ func TestWindowDataDriven(t *testing.T) {
 			}
 		})
 	})
-}
-
-// TestFireOrderAndMerge: whatever was spilled by earlier checkpoints, a
-// checkpoint emits its fired windows in (window end, key) order, each key
-// once, with memory and spilled partials merged into the direct sums.
-func TestFireOrderAndMerge(t *testing.T) {
-	for seed := uint64(1); seed <= 20; seed++ {
-		r := rand.New(rand.NewPCG(seed, 7))
-		store, err := state.Open("db", state.Options{FS: vfs.NewMem(),
-			Combiners: map[byte]state.Combine{state.NSPartial: CombineFunc[item, *sumAcc](sumAgg{})}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		win, _ := windows.NewTumbling(time.Minute)
-		op, err := NewWindowAggregate[item, *sumAcc](store, sumAgg{}, WindowOptions{Window: win}, math.MinInt64, math.MinInt64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		type wk struct {
-			end int64
-			key string
-		}
-		want := map[wk]sumAcc{}
-		got := map[wk]sumAcc{}
-		wm := int64(-1)
-		for step := 0; step < 30; step++ {
-			var items []item
-			for range r.IntN(200) {
-				// Keys of varied length, so byte order differs from
-				// length order; event times ahead of the watermark.
-				it := item{key: strings.Repeat("k", 1+r.IntN(3)) + strconv.Itoa(r.IntN(40)), ts: wm + 1 + r.Int64N(5*60_000), v: r.Int64N(100)}
-				items = append(items, it)
-				a := want[wk{win.End(it.ts), it.key}]
-				a.n++
-				a.sum += it.v
-				want[wk{win.End(it.ts), it.key}] = a
-			}
-			wms := make([]int64, len(items))
-			for i := range wms {
-				wms[i] = wm
-			}
-			op.Process(items, wms, func(i int, reason string) { t.Fatalf("seed %d: reject %v: %s", seed, items[i], reason) })
-			if step == 29 {
-				wm = math.MaxInt64
-			} else {
-				wm += r.Int64N(3 * 60_000)
-			}
-			var prev *wk
-			b := store.NewBatch()
-			if _, err := op.Checkpoint(b, wm, func(end int64, key []byte, a *sumAcc, version int64) error {
-				k := wk{end, string(key)}
-				if prev != nil && (k.end < prev.end || k.end == prev.end && k.key <= prev.key) {
-					t.Fatalf("seed %d: emitted %v after %v", seed, k, *prev)
-				}
-				prev = &k
-				if _, dup := got[k]; dup {
-					t.Fatalf("seed %d: %v emitted twice", seed, k)
-				}
-				got[k] = *a
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if err := store.Commit(b, &state.Checkpoint{Epoch: uint64(step + 1), FiredUpTo: op.FiredUpTo(), PurgedUpTo: op.PurgedUpTo()}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if len(got) != len(want) {
-			t.Fatalf("seed %d: %d windows emitted, want %d", seed, len(got), len(want))
-		}
-		for k, a := range want {
-			if got[k] != a {
-				t.Fatalf("seed %d: %v = %+v, want %+v", seed, k, got[k], a)
-			}
-		}
-		store.Close()
-	}
 }
