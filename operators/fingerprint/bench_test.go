@@ -45,19 +45,28 @@ func BenchmarkFingerprint(b *testing.B) {
 			}
 			b.ReportMetric(float64(total)/float64(len(w.stmts)), "bytes/stmt")
 		}
-		b.Run(w.name, func(b *testing.B) {
-			f := New()
-			b.SetBytes(int64(total / len(w.stmts)))
-			b.ReportAllocs()
-			start(b)
-			for i, j := 0, 0; i < b.N; i++ {
-				f.Fingerprint(w.stmts[j])
-				if j++; j == len(w.stmts) {
-					j = 0
-				}
+		// name: with the template cache, as a job runs it; name_nocache:
+		// every statement normalized (a workload whose shapes never repeat).
+		for _, noCache := range []bool{false, true} {
+			name := w.name
+			if noCache {
+				name += "_nocache"
 			}
-			report(b)
-		})
+			b.Run(name, func(b *testing.B) {
+				f := New()
+				f.noCache = noCache
+				b.SetBytes(int64(total / len(w.stmts)))
+				b.ReportAllocs()
+				start(b)
+				for i, j := 0, 0; i < b.N; i++ {
+					f.Fingerprint(w.stmts[j])
+					if j++; j == len(w.stmts) {
+						j = 0
+					}
+				}
+				report(b)
+			})
+		}
 		b.Run("tidb_"+w.name, func(b *testing.B) {
 			b.SetBytes(int64(total / len(w.stmts)))
 			b.ReportAllocs()

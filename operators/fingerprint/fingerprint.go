@@ -178,7 +178,10 @@ type Fingerprinter struct {
 	// The last tuple of a VALUES row list, as offsets in out, or -1.
 	tupleStart, tupleEnd int32
 
+	cache templateCache
+
 	noFastLists bool // tests: disable the valueRun fast path
+	noCache     bool // tests and benchmarks: normalize every statement
 }
 
 // New returns a Fingerprinter.
@@ -191,10 +194,31 @@ func New() *Fingerprinter {
 }
 
 // Fingerprint returns the template of sql and its id. The returned template
-// slice is owned by f and valid until the next call of a method of f. Any
-// input gives a template: the template of empty or comment-only text is
-// empty. The template is valid UTF-8 and has no control characters.
+// slice is owned by f, must not be modified, and is valid until the next call
+// of a method of f. Any input gives a template: the template of empty or
+// comment-only text is empty. The template is valid UTF-8 and has no control
+// characters.
+//
+// f remembers the templates of the statement shapes it has seen (cache.go):
+// a statement that differs from an earlier one only in its literals and
+// comments gets that statement's template without being normalized again.
 func (f *Fingerprinter) Fingerprint(sql []byte) (ID, []byte) {
+	if f.noCache || !f.cache.use(len(sql)) {
+		return f.fingerprint(sql)
+	}
+	id, tmpl, h, hit, cacheable := f.cache.lookup(sql)
+	switch {
+	case hit:
+		return id, tmpl
+	case cacheable:
+		id, tmpl = f.fingerprint(sql)
+		return id, f.cache.store(h, id, tmpl)
+	}
+	return f.fingerprint(sql)
+}
+
+// fingerprint normalizes sql: Fingerprint without the cache.
+func (f *Fingerprinter) fingerprint(sql []byte) (ID, []byte) {
 	f.reset()
 	f.normalize(sql)
 	for n := len(f.hist); n > 0 && f.hist[n-1].kind == tSemi; n = len(f.hist) {

@@ -217,6 +217,11 @@ func checkFingerprint(t *testing.T, f *Fingerprinter, sql []byte) {
 	if id2, tpl2 := New().Fingerprint(sql); id2 != id || !bytes.Equal(tpl2, tpl) {
 		t.Fatalf("%q: a fresh Fingerprinter gives %s %q, the used one %s %q", sql, id2, tpl2, id, tpl)
 	}
+	plain := New()
+	plain.noCache = true
+	if id4, tpl4 := plain.Fingerprint(sql); id4 != id || !bytes.Equal(tpl4, tpl) {
+		t.Fatalf("%q: cached %s %q, normalized %s %q", sql, id, tpl, id4, tpl4)
+	}
 	slow := New()
 	slow.noFastLists = true
 	if id3, tpl3 := slow.Fingerprint(sql); id3 != id {
