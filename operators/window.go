@@ -83,6 +83,7 @@ type WindowAggregate[T any, A any] struct {
 	purgedUpTo int64 // state of windows ending ≤ purgedUpTo is deleted
 
 	keyBuf, valBuf, kBuf []byte
+	kb                   []byte // a map key copied for store1 and emit
 	scratch              A
 
 	// Sliding windows only, during a checkpoint: panes finalized or
@@ -311,7 +312,8 @@ func (w *WindowAggregate[T, A]) fire(b *pebble.Batch, limit int64, emit Emit[A],
 			continue
 		}
 		for k, a := range m {
-			if err := w.store1(b, end, []byte(k), a, 1, emit); err != nil {
+			w.kb = append(w.kb[:0], k...) // no allocation per key
+			if err := w.store1(b, end, w.kb, a, 1, emit); err != nil {
 				return err
 			}
 			if w.sliding == nil {
@@ -351,7 +353,8 @@ func (w *WindowAggregate[T, A]) store1(b *pebble.Batch, end int64, key []byte, a
 func (w *WindowAggregate[T, A]) correct(b *pebble.Batch, emit Emit[A], st *WindowStats) error {
 	for end, m := range w.late {
 		for k, a := range m {
-			w.kBuf = state.WindowKey(w.kBuf[:0], state.NSFired, end, []byte(k))
+			w.kb = append(w.kb[:0], k...)
+			w.kBuf = state.WindowKey(w.kBuf[:0], state.NSFired, end, w.kb)
 			version := int64(1)
 			v, closer, err := w.store.DB().Get(w.kBuf)
 			switch {
@@ -381,7 +384,7 @@ func (w *WindowAggregate[T, A]) correct(b *pebble.Batch, emit Emit[A], st *Windo
 			default:
 				return fmt.Errorf("operators: read fired window %d: %w", end, err)
 			}
-			if err := w.store1(b, end, []byte(k), w.scratch, version, emit); err != nil {
+			if err := w.store1(b, end, w.kb, w.scratch, version, emit); err != nil {
 				return err
 			}
 			if w.sliding != nil {
@@ -403,7 +406,8 @@ func (w *WindowAggregate[T, A]) correct(b *pebble.Batch, emit Emit[A], st *Windo
 func (w *WindowAggregate[T, A]) spill(b *pebble.Batch, st *WindowStats) error {
 	for end, m := range w.open {
 		for k, a := range m {
-			w.kBuf = state.WindowKey(w.kBuf[:0], state.NSPartial, end, []byte(k))
+			w.kb = append(w.kb[:0], k...)
+			w.kBuf = state.WindowKey(w.kBuf[:0], state.NSPartial, end, w.kb)
 			w.valBuf = w.agg.Append(w.valBuf[:0], a)
 			if err := b.Merge(w.kBuf, w.valBuf, nil); err != nil {
 				return err
