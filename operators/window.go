@@ -81,6 +81,7 @@ type WindowAggregate[T any, A any] struct {
 
 	firedUpTo  int64 // every window ending ≤ firedUpTo has fired
 	purgedUpTo int64 // state of windows ending ≤ purgedUpTo is deleted
+	unstored   int64 // during a checkpoint: fired results ending ≤ this are not stored
 
 	keyBuf, valBuf, kBuf []byte
 	kb                   []byte // a map key copied for store1 and emit
@@ -213,6 +214,17 @@ func (w *WindowAggregate[T, A]) CheckpointPurging(b *pebble.Batch, wm, purgeWm i
 	var st WindowStats
 	limit := windows.FireLimit(wm)
 	oldFired := w.firedUpTo
+	// The fired state this checkpoint purges. A tumbling window's result
+	// that falls in it is emitted but not stored: the batch's DeleteRange
+	// would remove it again, and no later item can reach it (items for
+	// purged windows are late). On a replay or backfill, where the
+	// watermark crosses hours of event time between checkpoints, that is
+	// nearly every fired row, which then costs Pebble nothing.
+	purge := w.purgeLimit(wm, purgeWm, max(oldFired, limit))
+	w.unstored = math.MinInt64
+	if w.sliding == nil {
+		w.unstored = purge
+	}
 	if limit > w.firedUpTo {
 		if err := w.fire(b, limit, emit, &st); err != nil {
 			return st, err
@@ -230,26 +242,35 @@ func (w *WindowAggregate[T, A]) CheckpointPurging(b *pebble.Batch, wm, purgeWm i
 	if err := w.spill(b, &st); err != nil {
 		return st, err
 	}
-	if p := windows.PurgeLimit(w.lateness, min(wm, purgeWm)); p > w.purgedUpTo {
-		if p != math.MaxInt64 {
-			p -= w.span // a pane lives until its last window is too late
+	if purge > w.purgedUpTo {
+		lo := state.WindowPrefix(state.NSFired, clampTime(w.purgedUpTo+1))
+		hi := state.WindowPrefix(state.NSFired, clampTime(purge+1))
+		if purge == math.MaxInt64 {
+			hi = []byte{state.NSFired + 1}
 		}
-		if p > w.firedUpTo {
-			p = w.firedUpTo // never purge what has not fired
+		if err := b.DeleteRange(lo, hi, nil); err != nil {
+			return st, err
 		}
-		if p > w.purgedUpTo {
-			lo := state.WindowPrefix(state.NSFired, clampTime(w.purgedUpTo+1))
-			hi := state.WindowPrefix(state.NSFired, clampTime(p+1))
-			if p == math.MaxInt64 {
-				hi = []byte{state.NSFired + 1}
-			}
-			if err := b.DeleteRange(lo, hi, nil); err != nil {
-				return st, err
-			}
-			w.purgedUpTo = p
-		}
+		w.purgedUpTo = purge
 	}
 	return st, nil
+}
+
+// purgeLimit returns the window end up to which fired state is purged by a
+// checkpoint at watermark wm (purge judged at purgeWm) that leaves every
+// window ending ≤ firedUpTo fired; purgedUpTo when it purges nothing.
+func (w *WindowAggregate[T, A]) purgeLimit(wm, purgeWm, firedUpTo int64) int64 {
+	p := windows.PurgeLimit(w.lateness, min(wm, purgeWm))
+	if p <= w.purgedUpTo {
+		return w.purgedUpTo
+	}
+	if p != math.MaxInt64 {
+		p -= w.span // a pane lives until its last window is too late
+	}
+	if p > firedUpTo {
+		p = firedUpTo // never purge what has not fired
+	}
+	return max(p, w.purgedUpTo)
 }
 
 func clampTime(t int64) int64 {
@@ -327,13 +348,16 @@ func (w *WindowAggregate[T, A]) fire(b *pebble.Batch, limit int64, emit Emit[A],
 	return nil
 }
 
-// store1 writes a fired result with its version and emits it.
+// store1 writes a fired result with its version and emits it. A result in
+// the state this checkpoint purges (end ≤ unstored) is only emitted.
 func (w *WindowAggregate[T, A]) store1(b *pebble.Batch, end int64, key []byte, a A, version int64, emit Emit[A]) error {
-	w.kBuf = state.WindowKey(w.kBuf[:0], state.NSFired, end, key)
-	w.valBuf = binary.AppendUvarint(w.valBuf[:0], uint64(version))
-	w.valBuf = w.agg.Append(w.valBuf, a)
-	if err := b.Set(w.kBuf, w.valBuf, nil); err != nil {
-		return err
+	if end > w.unstored {
+		w.kBuf = state.WindowKey(w.kBuf[:0], state.NSFired, end, key)
+		w.valBuf = binary.AppendUvarint(w.valBuf[:0], uint64(version))
+		w.valBuf = w.agg.Append(w.valBuf, a)
+		if err := b.Set(w.kBuf, w.valBuf, nil); err != nil {
+			return err
+		}
 	}
 	if w.sliding != nil {
 		m := w.cur[end]

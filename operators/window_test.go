@@ -229,3 +229,55 @@ func TestWindowDataDriven(t *testing.T) {
 		})
 	})
 }
+
+// TestFiredAndPurgedInOneCheckpointNotStored: a window whose result a
+// checkpoint both fires and purges (the watermark passed its end plus the
+// lateness) is emitted but never written to the batch; a window still
+// within the lateness is stored for corrections.
+func TestFiredAndPurgedInOneCheckpointNotStored(t *testing.T) {
+	store, err := state.Open("db", state.Options{FS: vfs.NewMem(),
+		Combiners: map[byte]state.Combine{state.NSPartial: CombineFunc[item, *sumAcc](sumAgg{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	win, _ := windows.NewTumbling(time.Minute)
+	op, err := NewWindowAggregate[item, *sumAcc](store, sumAgg{}, WindowOptions{Window: win, AllowedLateness: time.Minute}, math.MinInt64, math.MinInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []item
+	for m := int64(0); m < 10; m++ {
+		for _, k := range []string{"a", "b", "c"} {
+			items = append(items, item{key: k, ts: m*60_000 + 5, v: m})
+		}
+	}
+	wms := make([]int64, len(items))
+	for i := range wms {
+		wms[i] = math.MinInt64
+	}
+	op.Process(items, wms, func(i int, reason string) { t.Fatalf("reject %v: %s", items[i], reason) })
+	b := store.NewBatch()
+	emitted := 0
+	wm := int64(10*60_000 - 1) // every window fires; those ending ≤ 9:00 are also purged
+	if _, err := op.Checkpoint(b, wm, func(int64, []byte, *sumAcc, int64) error { emitted++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if emitted != 30 {
+		t.Fatalf("emitted %d rows, want 30", emitted)
+	}
+	// Stored: the window ending after the purge limit (10:00, 3 keys);
+	// plus one range deletion.
+	if got := b.Count(); got != 4 {
+		t.Fatalf("batch holds %d records, want 3 stored results and 1 range deletion", got)
+	}
+	if err := store.Commit(b, &state.Checkpoint{Epoch: 1, FiredUpTo: op.FiredUpTo(), PurgedUpTo: op.PurgedUpTo()}); err != nil {
+		t.Fatal(err)
+	}
+	var a sumAcc
+	for end, want := range map[int64]bool{60_000: false, 9 * 60_000: false, 10 * 60_000: true} {
+		if _, ok, err := op.Fired(end, []byte("b"), &a); err != nil || ok != want {
+			t.Errorf("window ending %s: stored %v (err %v), want %v", fmtTime(end), ok, err, want)
+		}
+	}
+}
