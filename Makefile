@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/das
 OUT      := out
 PKGS     := ./...
-# Engine packages run with the race detector.
+# Engine packages, and the other packages that run goroutines, run with the race detector.
 RACE_PKGS := ./stream/... ./operators/... ./state/... ./windows/... ./jobs/... ./internal/sketch/... ./models/... ./internal/agent/... ./sharding/...
 
 .PHONY: all build demo test test-race lint bench fuzz clean
