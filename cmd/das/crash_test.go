@@ -91,6 +91,7 @@ func TestKillDashNine(t *testing.T) {
 			"--checkpoint-interval", "30ms", "--batch-size", "512", "--allowed-lateness", "10m"}
 	}
 	ref := t.TempDir()
+	began := time.Now()
 	if out, err := runDas(bin, common(ref)...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)
 	}
@@ -100,9 +101,16 @@ func TestKillDashNine(t *testing.T) {
 		t.Fatalf("reference run produced %d rows, %d dead-letter bytes (%v)", len(want), len(wantDL), err)
 	}
 
+	// Kill points are fractions of the uninterrupted run's duration, so
+	// that they land mid-stream however fast the machine or the engine is;
+	// each restart resumes from its last checkpoint and has less to do.
+	whole := time.Since(began)
 	dir := t.TempDir()
-	kills := 0
-	delays := []time.Duration{100, 200, 300, 400, 500}
+	kills, midStream := 0, 0
+	var delays []time.Duration
+	for _, f := range []float64{0.06, 0.10, 0.14, 0.18, 0.22} {
+		delays = append(delays, max(time.Duration(f*float64(whole)), 20*time.Millisecond))
+	}
 	for attempt := 0; ; attempt++ {
 		cmd := runDas(bin, common(dir)...)
 		if err := cmd.Start(); err != nil {
@@ -112,7 +120,7 @@ func TestKillDashNine(t *testing.T) {
 		go func() { done <- cmd.Wait() }()
 		delay := time.Hour // the last run goes to the end
 		if attempt < len(delays) {
-			delay = delays[attempt] * time.Millisecond
+			delay = delays[attempt]
 		}
 		select {
 		case err := <-done:
@@ -124,13 +132,16 @@ func TestKillDashNine(t *testing.T) {
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			kills++
+			if files, _ := filepath.Glob(filepath.Join(dir, "pq", "*.parquet")); len(files) > 0 {
+				midStream++ // a kill after output was committed, not only at start-up
+			}
 		}
 		if attempt >= 1<<20 {
 			break
 		}
 	}
-	if kills < 3 {
-		t.Fatalf("only %d kills landed before the run finished; the workload is too small to test crashes", kills)
+	if kills < 3 || midStream < 2 {
+		t.Fatalf("only %d kills landed before the run finished (%d after committed output); the workload is too small to test crashes", kills, midStream)
 	}
 	got := finalRows(t, filepath.Join(dir, "pq"))
 	if len(got) != len(want) {
@@ -149,5 +160,5 @@ func TestKillDashNine(t *testing.T) {
 	if len(matches) != 0 {
 		t.Fatalf("in-progress files left after a clean finish: %v", matches)
 	}
-	t.Logf("%d kills, %d final rows, %d dead-letter bytes identical", kills, len(got), len(gotDL))
+	t.Logf("%d kills, %d of them after committed output (uninterrupted run %v), %d final rows, %d dead-letter bytes identical", kills, midStream, whole, len(got), len(gotDL))
 }
