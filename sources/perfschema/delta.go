@@ -218,6 +218,13 @@ func (t *tracker) advance(s *snapshot) advanceResult {
 			}
 			d = rowDelta{key: row.key, d: row.c, maxExact: true, fresh: true}
 		}
+		if d.d.count > 0 && d.d.maxUs > d.d.latencyUs {
+			// The server updates a row's counters one by one without a lock,
+			// so a read can see a statement's MAX_TIMER_WAIT before its
+			// SUM_TIMER_WAIT. One statement cannot outlast the interval's
+			// sum: clamp, and call the max a lower bound.
+			d.d.maxUs, d.maxExact = d.d.latencyUs, false
+		}
 		d.hasQuantiles, d.p95Us, d.p99Us = row.hasQuantiles, row.p95Us, row.p99Us
 		switch {
 		case row.key.overflow():
