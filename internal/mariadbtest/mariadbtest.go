@@ -325,7 +325,14 @@ func startPrivate(flags ...string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A private tmpdir too: in the shared one, concurrent bootstraps (test
+	// packages run in parallel) failed to remove their temporary tables.
+	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
 	args := []string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"),
+		"--tmpdir=" + filepath.Join(dir, "tmp"),
 		"--auth-root-authentication-method=normal", "--skip-test-db"}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
@@ -356,6 +363,7 @@ func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
 	args := []string{"--no-defaults",
 		"--datadir=" + filepath.Join(s.dir, "data"),
+		"--tmpdir=" + filepath.Join(s.dir, "tmp"),
 		"--port=" + port, "--bind-address=127.0.0.1",
 		"--socket=" + filepath.Join(s.dir, "sock"),
 		"--pid-file=" + filepath.Join(s.dir, "pid"),
