@@ -352,10 +352,18 @@ func (a *Agent) recover(ctx context.Context, j *journal, sp *spool, ob *outbox, 
 		ob.pushSpooled(&cut{k: e.K, stream: e.Stream, from: e.From, to: e.To, statements: e.Statements, nrec: e.Records, ckpt: []byte(e.Ckpt)}, segs[e.K])
 	}
 	cm, committer := a.in.(Committer)
-	if committer && first > 0 {
-		// The spool holds these cuts: the input resumes after the last
-		// (its position may not have been moved there before the crash).
-		if ck := pending[first-1].Ckpt; len(ck) > 0 {
+	if committer {
+		// The spool holds pending[:first]: the input resumes after the
+		// last of them. Without such cuts it resumes after the settled
+		// prefix (cuts Kafka acknowledged). Either way its position may not
+		// have been moved there before the crash.
+		var ck string
+		if first > 0 {
+			ck = pending[first-1].Ckpt
+		} else {
+			_, ck = j.settledPrefix()
+		}
+		if len(ck) > 0 {
 			if err := cm.Commit([]byte(ck)); err != nil {
 				return 0, nil, Position{}, err
 			}

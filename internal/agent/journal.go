@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,9 +30,12 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //
 //	cut   the intent of cut K: input range [From, To) of Stream, the
 //	      statements and records it holds, the configuration that built it
-//	done  cut K was acknowledged by Kafka
+//	done  cut K was acknowledged by Kafka (compaction adds the Ckpt of a
+//	      settled cut above the settled prefix)
 //	drop  cut K was dropped (spool full) or lost (could not be re-read)
-//	pos   written by compaction: the last cut number and its end position
+//	pos   written by compaction: the last cut number and its end position,
+//	      and (PK, Ckpt) the last cut of the settled prefix with its
+//	      Committer checkpoint
 type entry struct {
 	T          string `json:"t"`
 	K          int64  `json:"k"`
@@ -45,6 +49,8 @@ type entry struct {
 	// followed slow log's position): after a restart the input resumes at
 	// the Ckpt of the last cut the spool holds.
 	Ckpt string `json:"ckpt,omitempty"`
+	// PK (pos entries only) is the cut whose Ckpt this is.
+	PK int64 `json:"pk,omitempty"`
 }
 
 // journal is the agent's durable record of cuts: intents are fsynced before
@@ -62,6 +68,10 @@ type journal struct {
 		lastK   int64
 		last    Position // end of the last cut (or the pos entry)
 		pending map[int64]entry
+		// settled holds the Ckpt of settled (done or dropped) cuts of a
+		// Committer input: all above the first pending cut, and the
+		// highest below it, the end of the settled prefix (settledPrefix).
+		settled map[int64]string
 		buf     []byte
 		frozen  bool // tests: a crash was injected; writes are ignored
 	}
@@ -72,6 +82,7 @@ type journal struct {
 func openJournal(dir string, noSync bool) (*journal, []entry, error) {
 	j := &journal{dir: dir, noSync: noSync}
 	j.mu.pending = map[int64]entry{}
+	j.mu.settled = map[int64]string{}
 	path := filepath.Join(dir, journalName)
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -144,11 +155,45 @@ func (j *journal) apply(e entry) {
 			j.mu.last = Position{Stream: e.Stream, Offset: e.To}
 		}
 	case "done", "drop":
+		if p, ok := j.mu.pending[e.K]; ok && p.Ckpt != "" {
+			j.mu.settled[e.K] = p.Ckpt
+		} else if e.Ckpt != "" {
+			j.mu.settled[e.K] = e.Ckpt // rewritten by compaction
+		}
 		delete(j.mu.pending, e.K)
 	case "pos":
 		j.mu.lastK = max(j.mu.lastK, e.K)
 		j.mu.last = Position{Stream: e.Stream, Offset: e.To}
+		if e.Ckpt != "" {
+			j.mu.settled[e.PK] = e.Ckpt
+		}
 	}
+}
+
+// settledPrefix returns the last cut before the first pending one whose
+// Committer checkpoint is known, and that checkpoint ("" if none). The
+// input's committed position can lag it: a crash can come after Kafka
+// acknowledged a cut and before the agent committed the input position
+// (fpCommit); a restart then commits this checkpoint, so that the input
+// does not read acknowledged statements again under new keys.
+func (j *journal) settledPrefix() (int64, string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.prefixLocked()
+}
+
+func (j *journal) prefixLocked() (int64, string) {
+	first := int64(math.MaxInt64)
+	for k := range j.mu.pending {
+		first = min(first, k)
+	}
+	best, ck := int64(-1), ""
+	for k, c := range j.mu.settled {
+		if k < first && k > best {
+			best, ck = k, c
+		}
+	}
+	return best, ck
 }
 
 func (j *journal) pendingLocked() []entry {
@@ -211,9 +256,27 @@ func appendEntry(dst []byte, e entry) []byte {
 
 // compactLocked rewrites the journal as a pos entry and the pending cuts.
 func (j *journal) compactLocked() error {
+	pk, pc := j.prefixLocked()
+	for k := range j.mu.settled {
+		if k < pk {
+			delete(j.mu.settled, k)
+		}
+	}
 	var buf []byte
-	buf = appendEntry(buf, entry{T: "pos", K: j.mu.lastK, Stream: j.mu.last.Stream, To: j.mu.last.Offset})
+	buf = appendEntry(buf, entry{T: "pos", K: j.mu.lastK, Stream: j.mu.last.Stream, To: j.mu.last.Offset, PK: max(pk, 0), Ckpt: pc})
+	// Settled cuts above the prefix (acknowledged out of order) are kept
+	// as done marks carrying their checkpoints.
+	var above []entry
 	for _, e := range j.pendingLocked() {
+		buf = appendEntry(buf, e)
+	}
+	for k, c := range j.mu.settled {
+		if k > pk {
+			above = append(above, entry{T: "done", K: k, Ckpt: c})
+		}
+	}
+	slices.SortFunc(above, func(a, b entry) int { return cmp.Compare(a.K, b.K) })
+	for _, e := range above {
 		buf = appendEntry(buf, e)
 	}
 	path := filepath.Join(j.dir, journalName)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,6 +268,44 @@ func TestAgentSlowlogFollow(t *testing.T) {
 			r.waitAcked(t, 9+11)
 			l.append(5)
 			r.waitAcked(t, 9+11+5)
+			if err := r.stop(t); err != nil {
+				t.Fatal(err)
+			}
+
+			// Killed after Kafka acknowledged the cuts, before the position
+			// moved: the restart must not read them again (under new keys,
+			// which the engine could not recognise as duplicates).
+			l.append(6)
+			var running atomic.Pointer[Agent]
+			crashed = false
+			r = startFollowAgent(t, path, o, func(p string) error {
+				if p != fpCommit || crashed {
+					return nil
+				}
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+					if a := running.Load(); a != nil && a.st.ackedStatements.Load() >= 6 {
+						break
+					}
+				}
+				crashed = true
+				return errors.New("killed")
+			})
+			running.Store(r.a)
+			select {
+			case err := <-r.done:
+				r.done = nil
+				if !errors.Is(err, errCrash) {
+					t.Fatalf("run with a crash point: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("the crash point was not reached")
+			}
+			if got := r.a.st.ackedStatements.Load(); got != 6 {
+				t.Fatalf("crashed with %d statements acknowledged, want 6", got)
+			}
+			r = startFollowAgent(t, path, o, nil)
+			l.append(4)
+			r.waitAcked(t, 4)
 			if err := r.stop(t); err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,6 +59,63 @@ func TestJournalTornLineCompactionAndCorruption(t *testing.T) {
 	if _, _, err := openJournal(dir, true); !errors.Is(err, ErrCorruptState) {
 		t.Fatalf("got %v, want ErrCorruptState", err)
 	}
+}
+
+// The settled prefix (the last acknowledged or dropped cut before the first
+// pending one, with its Committer checkpoint) follows out-of-order marks and
+// survives compaction and a reopen.
+func TestJournalSettledPrefix(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := openJournal(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := func(k int64) string { return fmt.Sprintf(`{"file":"f","offset":%d}`, k*10) }
+	check := func(step string, wantK int64, want string) {
+		t.Helper()
+		if k, c := j.settledPrefix(); k != wantK || c != want {
+			t.Fatalf("%s: settled prefix %d %q, want %d %q", step, k, c, wantK, want)
+		}
+	}
+	check("empty", -1, "")
+	for k := int64(1); k <= 6; k++ {
+		if err := j.append(true, entry{T: "cut", K: k, Stream: "1:2", From: (k - 1) * 10, To: k * 10, Statements: 1, Records: 1, Ckpt: ck(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("nothing settled", -1, "")
+	mark := func(typ string, k int64) {
+		t.Helper()
+		if err := j.append(false, entry{T: typ, K: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mark("done", 2) // out of order: 1 is still pending
+	check("2 acknowledged before 1", -1, "")
+	mark("drop", 1)
+	check("1 dropped", 2, ck(2))
+	mark("done", 5)
+	check("5 acknowledged, 3 pending", 2, ck(2))
+	j.mu.Lock()
+	if err := j.compactLocked(); err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Unlock()
+	j.close()
+	j, pending, err := openJournal(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 3 || pending[0].K != 3 || pending[2].K != 6 {
+		t.Fatalf("pending after compaction %+v", pending)
+	}
+	check("after compaction and reopen", 2, ck(2))
+	mark("done", 3)
+	mark("done", 4)
+	check("3 and 4 acknowledged: 5 was, before them", 5, ck(5))
+	mark("done", 6)
+	check("all settled", 6, ck(6))
+	j.close()
 }
 
 func FuzzJournalEntry(f *testing.F) {
