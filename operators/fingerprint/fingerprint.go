@@ -14,7 +14,12 @@ import (
 // column fingerprint_version. It is bumped whenever any input would get a
 // different template or id; within one Version, templates and ids are stable
 // across das releases.
-const Version = 1
+//
+// Version 2 (2026-12): a name that starts with a digit after a dot that
+// follows no name ("1 . 0a", ") .1a") is written after a space, so that
+// the template is a fixed point; every other template and id is the same
+// as in Version 1.
+const Version = 2
 
 // MaxTemplateLen caps the length of a returned template, marker included. A
 // longer normalized text is cut on a UTF-8 boundary and ends with TruncMark;
@@ -487,6 +492,12 @@ func (f *Fingerprinter) word(s []byte, i int) int {
 	if h := len(f.hist); h > 0 {
 		k := f.hist[h-1].kind
 		space = k != tLParen && k != tDot
+		if k == tDot && class[s[i]]&cDigit != 0 && (h < 2 || f.hist[h-2].kind != tWord && f.hist[h-2].kind != tQuoted) {
+			// A dot that qualifies nothing, then a name that starts with
+			// a digit ("1 . 0a"): "?.0a" would read back as "?", ".0",
+			// "a", so the template keeps the name apart: "?. 0a".
+			space = true
+		}
 	}
 	for {
 		if space {
