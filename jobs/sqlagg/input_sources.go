@@ -19,6 +19,15 @@ func openKafka(uri string, cfg Config) (stream.Source[sources.Event], bool, erro
 	if err != nil {
 		return nil, false, err
 	}
+	if u.Assign == kafka.AssignGroup {
+		// The source can join a group, but this task does not move keyed
+		// state between processes when a rebalance moves a partition: the
+		// new owner would resume it from its own state, losing or
+		// repeating events.
+		return nil, false, fmt.Errorf("sqlagg: input %q: assign=group is not supported by das run yet "+
+			"(partitions moved by a rebalance would not take their window state along, so exactly-once would not hold); "+
+			"run one das run per topic with the default assign=direct, and add group=NAME to mirror offsets for lag tools", uri)
+	}
 	s, err := kafka.New(kafka.Options{
 		Brokers:   u.Brokers,
 		Topic:     u.Topic,
