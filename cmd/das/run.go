@@ -54,6 +54,7 @@ func cmdRun(ctx context.Context, args []string, s stdio) error {
 	saslUser := fs.String("kafka-sasl-user", "", "Kafka: SASL user")
 	saslPassFile := fs.String("kafka-sasl-password-file", "", "Kafka: file holding the SASL password (never pass it on the command line)")
 	compression := fs.String("parquet-compression", "zstd", "compression of the minute files: zstd, snappy or none (das compact always writes zstd)")
+	fs.DurationVar(&cfg.CompactInterval, "compact-interval", 0, "merge committed minute files into hourly files this often while running (and once at the end of a file input), up to the watermark less the allowed lateness; 0: off, use das compact")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 (off by default)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
@@ -61,6 +62,13 @@ func cmdRun(ctx context.Context, args []string, s stdio) error {
 	if cfg.Input == "" || cfg.StateDir == "" || cfg.ParquetDir == "" {
 		fmt.Fprintln(s.err, "das run sqlagg: --input, --state and --parquet are required")
 		return errUsage
+	}
+	cfg.OnCompact = func(st parquet.CompactStats, err error) {
+		if err != nil {
+			fmt.Fprintf(s.err, "das run sqlagg: scheduled compaction failed (files left as they were, retried at the next interval): %v\n", err)
+			return
+		}
+		fmt.Fprintf(s.err, "das run sqlagg: compacted %d files (%d rows) into %d hour files (%d rows)\n", st.FilesMerged, st.RowsIn, st.Hours, st.RowsOut)
 	}
 	switch *compression {
 	case "zstd":
@@ -156,6 +164,9 @@ func printSummary(s stdio, sum sqlagg.Summary, took time.Duration) {
 	}
 	fmt.Fprintln(s.out)
 	fmt.Fprintf(s.out, "checkpoints       %d\n", sum.Checkpoints)
+	if sum.Compactions+sum.CompactErrors > 0 {
+		fmt.Fprintf(s.out, "compactions       %d (failed %d)\n", sum.Compactions, sum.CompactErrors)
+	}
 	fmt.Fprintf(s.out, "elapsed           %s\n", took.Round(time.Millisecond))
 	fmt.Fprintf(s.out, "parquet           %s\n", sum.ParquetDir)
 	fmt.Fprintf(s.out, "dead letter       %s\n", sum.DeadLetter)

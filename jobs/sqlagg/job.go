@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/das-project/das/operators"
@@ -93,6 +94,18 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the wall clock. Default time.Now.
 	Now func() time.Time
+	// CompactInterval, when positive, merges the committed minute files of
+	// ParquetDir into hourly files every CompactInterval while the job runs,
+	// and once more at the end of a bounded input: the hours that end at or
+	// before the purge horizon (the watermark less the allowed lateness,
+	// where no correction can arrive any more). Zero: never (use das
+	// compact). Do not run das compact on the same directory meanwhile.
+	CompactInterval time.Duration
+	// OnCompact, if set, is told the outcome of every scheduled compaction
+	// that had hours to merge or failed. A failed compaction leaves the
+	// files as they were (Compact is idempotent) and is tried again at the
+	// next interval; it does not stop the job.
+	OnCompact func(parquet.CompactStats, error)
 }
 
 // Summary is what a run did, cumulative over restarts of the same state.
@@ -108,6 +121,9 @@ type Summary struct {
 	Watermark  int64
 	DeadLetter string // the dead-letter file
 	ParquetDir string
+	// Compactions counts scheduled compactions of this run that merged
+	// files; CompactErrors those that failed (see Config.OnCompact).
+	Compactions, CompactErrors int64
 }
 
 // DeadLetteredTotal sums DeadLettered.
@@ -136,6 +152,9 @@ func (c *Config) validate() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.CompactInterval < 0 {
+		return fmt.Errorf("sqlagg: compact interval %v must be ≥ 0", c.CompactInterval)
 	}
 	return nil
 }
@@ -241,7 +260,8 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	if err != nil {
 		return sum, err
 	}
-	task, err := stream.NewTask[sources.Event](store, cp, src, newMinuteOperator(dedup, win, dict, outs), dl,
+	op := newMinuteOperator(dedup, win, dict, outs)
+	task, err := stream.NewTask[sources.Event](store, cp, src, op, dl,
 		stream.TaskOptions[sources.Event]{
 			Watermarks: stream.WatermarkOptions{
 				OutOfOrderness:  cfg.OutOfOrderness,
@@ -264,12 +284,90 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	if err := task.Recover(); err != nil {
 		return sum, err
 	}
+	var comp *compactor
+	if cfg.CompactInterval > 0 {
+		comp = startCompactor(ctx, cfg, cp.PurgedUpTo)
+		op.horizon = &comp.horizon
+	}
 	runErr := task.Run(ctx)
+	if comp != nil {
+		comp.stop(runErr == nil && src.Bounded())
+	}
 	st := task.Stats()
 	sum = Summary{Records: st.Records, Rows: st.Rows, Corrections: st.Corrections, DeadLettered: st.DeadLettered,
 		Checkpoints: st.Checkpoints, Watermark: st.Watermark, DeadLetter: cfg.DeadLetter, ParquetDir: cfg.ParquetDir,
 		Duplicates: dedup.Dropped()}
+	if comp != nil {
+		sum.Compactions, sum.CompactErrors = comp.done.Load(), comp.failed.Load()
+	}
 	return sum, runErr
+}
+
+// compactor merges minute files into hourly files on a schedule, in its
+// own goroutine, up to the purge horizon the operator publishes after each
+// checkpoint. Compact may run while the job writes into the directory.
+type compactor struct {
+	cfg          Config
+	horizon      atomic.Int64 // PurgedUpTo of the last checkpoint, epoch ms
+	done, failed atomic.Int64
+	cancel       context.CancelFunc
+	exited       chan struct{}
+}
+
+func startCompactor(ctx context.Context, cfg Config, purged int64) *compactor {
+	c := &compactor{cfg: cfg, exited: make(chan struct{})}
+	c.horizon.Store(purged)
+	ctx, c.cancel = context.WithCancel(ctx)
+	go func() {
+		defer close(c.exited)
+		t := time.NewTicker(cfg.CompactInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.once(ctx)
+			}
+		}
+	}()
+	return c
+}
+
+// stop ends the schedule and waits for a compaction in progress; final
+// runs one more pass (the end of a bounded input).
+func (c *compactor) stop(final bool) {
+	c.cancel()
+	<-c.exited
+	if final {
+		c.once(context.Background())
+	}
+}
+
+// once compacts the hours ending at or before the horizon.
+func (c *compactor) once(ctx context.Context) {
+	h := c.horizon.Load()
+	if h <= 0 {
+		return
+	}
+	// Every time, not only when the horizon moved: files committed since
+	// the last pass may belong to hours already behind it.
+	before := time.UnixMilli(h).UTC().Truncate(time.Hour)
+	st, err := parquet.Compact(ctx, c.cfg.ParquetDir, parquet.CompactOptions{Before: before}) // zstd, as das compact
+	if err != nil {
+		if ctx.Err() != nil {
+			return // stopping: the next run compacts these hours
+		}
+		c.failed.Add(1)
+	} else {
+		if st.FilesMerged == 0 {
+			return
+		}
+		c.done.Add(1)
+	}
+	if c.cfg.OnCompact != nil {
+		c.cfg.OnCompact(st, err)
+	}
 }
 
 // twoPhase lists the sinks as the task's two-phase participants, in the

@@ -2,6 +2,7 @@ package sqlagg
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/das-project/das/operators"
@@ -24,6 +25,9 @@ type minuteOperator struct {
 	emitFn operators.Emit[*Acc]
 	qs     []float64 // scratch: p50, p95, p99 of the row being emitted
 	err    error
+	// horizon, if set, receives the purge horizon after each checkpoint
+	// (the scheduled compaction reads it).
+	horizon *atomic.Int64
 }
 
 func newMinuteOperator(dedup *operators.Dedup[sources.Event], win *operators.WindowAggregate[sources.Event, *Acc], dict *dictionary, outs []sinks.Sink) *minuteOperator {
@@ -58,6 +62,9 @@ func (m *minuteOperator) Checkpoint(b *pebble.Batch, cp *state.Checkpoint, wm in
 	}
 	cp.FiredUpTo = m.win.FiredUpTo()
 	cp.PurgedUpTo = m.win.PurgedUpTo()
+	if m.horizon != nil {
+		m.horizon.Store(cp.PurgedUpTo)
+	}
 	m.dict.trim()
 	return st.Fired + st.Corrections, st.Corrections, nil
 }
