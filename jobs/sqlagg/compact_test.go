@@ -114,3 +114,46 @@ func latest(t *testing.T, dir string) []sinks.MinuteRow {
 	sort.Slice(rows, func(i, j int) bool { return sinks.CompareKeys(rows[i].Key(), rows[j].Key()) < 0 })
 	return rows
 }
+
+// A compaction that fails (here: a damaged file in the directory) is
+// reported through OnCompact and counted; the job still runs to the end
+// and commits all its rows.
+func TestScheduledCompactionFailureIsNotFatal(t *testing.T) {
+	var lines []string
+	for i := range 3 * 360 {
+		ev := sources.Event{TsMs: t0 + int64(i)*10_000, Instance: "10.0.0.1:3306", DB: "d",
+			SQL: []byte(fmt.Sprintf("SELECT * FROM t%d WHERE id = %d", i%4, i)), LatencyUs: 100}
+		lines = append(lines, line(ev))
+	}
+	dir := t.TempDir()
+	pq := filepath.Join(dir, "pq")
+	if err := os.MkdirAll(pq, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pq, "part-other-0000000001-0000.parquet"), []byte("not parquet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var errs []error
+	cfg := Config{Input: writeLines(t, lines), StateDir: filepath.Join(dir, "state"), ParquetDir: pq,
+		Now: func() time.Time { return time.UnixMilli(t0 + 6*3600_000) }, CheckpointEveryRecords: 150, BatchSize: 50,
+		CompactInterval: time.Millisecond,
+		OnCompact: func(_ parquet.CompactStats, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			errs = append(errs, err)
+		}}
+	sum, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("the job failed: %v", err)
+	}
+	if sum.CompactErrors == 0 || len(errs) == 0 || errs[0] == nil {
+		t.Fatalf("compaction errors %d, reported %v", sum.CompactErrors, errs)
+	}
+	if !strings.Contains(errs[0].Error(), "part-other-0000000001-0000.parquet") {
+		t.Errorf("the error does not name the damaged file: %v", errs[0])
+	}
+	if sum.Rows != 3*60*4 {
+		t.Fatalf("%d rows written, want %d", sum.Rows, 3*60*4)
+	}
+}
