@@ -286,6 +286,30 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	}
 	var comp *compactor
 	if cfg.CompactInterval > 0 {
+		if cfg.Registerer != nil {
+			runs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "das_compactions_total",
+				Help: "Scheduled compactions that merged files (result=ok) or failed (result=failed)."}, []string{"result"})
+			files := prometheus.NewCounter(prometheus.CounterOpts{Name: "das_compacted_files_total",
+				Help: "Minute and hour files merged by scheduled compactions."})
+			if err := cfg.Registerer.Register(runs); err != nil {
+				return sum, fmt.Errorf("sqlagg: metrics: %w", err)
+			}
+			if err := cfg.Registerer.Register(files); err != nil {
+				return sum, fmt.Errorf("sqlagg: metrics: %w", err)
+			}
+			report := cfg.OnCompact
+			cfg.OnCompact = func(st parquet.CompactStats, err error) {
+				if err != nil {
+					runs.WithLabelValues("failed").Inc()
+				} else {
+					runs.WithLabelValues("ok").Inc()
+					files.Add(float64(st.FilesMerged))
+				}
+				if report != nil {
+					report(st, err)
+				}
+			}
+		}
 		comp = startCompactor(ctx, cfg, cp.PurgedUpTo)
 		op.horizon = &comp.horizon
 	}
