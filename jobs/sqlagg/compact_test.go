@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/das-project/das/sinks"
 	"github.com/das-project/das/sinks/parquet"
 	"github.com/das-project/das/sources"
@@ -37,7 +39,8 @@ func TestScheduledCompaction(t *testing.T) {
 	dir := t.TempDir()
 	var mu sync.Mutex
 	var reports []string
-	cfg := Config{Input: in, StateDir: filepath.Join(dir, "state"), ParquetDir: filepath.Join(dir, "pq"), Now: now,
+	reg := prometheus.NewRegistry()
+	cfg := Config{Input: in, StateDir: filepath.Join(dir, "state"), ParquetDir: filepath.Join(dir, "pq"), Now: now, Registerer: reg,
 		CheckpointEveryRecords: 150, BatchSize: 50, CompactInterval: time.Millisecond,
 		OnCompact: func(st parquet.CompactStats, err error) {
 			mu.Lock()
@@ -53,6 +56,23 @@ func TestScheduledCompaction(t *testing.T) {
 	}
 	if sum.Compactions == 0 || sum.CompactErrors != 0 || len(reports) == 0 {
 		t.Fatalf("compactions %d, failed %d, reports %v", sum.Compactions, sum.CompactErrors, reports)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "{" + l.GetName() + "=" + l.GetValue() + "}"
+			}
+			metrics[name] = m.GetCounter().GetValue()
+		}
+	}
+	if metrics["das_compactions_total{result=ok}"] != float64(sum.Compactions) || metrics["das_compacted_files_total"] < float64(sum.Compactions) {
+		t.Errorf("compaction metrics %v, want %d compactions", metrics, sum.Compactions)
 	}
 
 	ref := Config{Input: in, StateDir: filepath.Join(dir, "ref-state"), ParquetDir: filepath.Join(dir, "ref-pq"), Now: now,
