@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"unicode/utf8"
 )
@@ -18,21 +19,72 @@ import (
 // line carries "raw_base64" instead, so that no byte is lost.
 //
 // The file takes part in checkpoints: Sync makes the lines written so far
-// durable and returns the committed length, which the engine stores in its
-// checkpoint; on recovery the file is truncated back to that length, so a
-// crash never leaves a line twice. Not safe for concurrent use.
+// durable and returns the committed position, which the engine stores in
+// its checkpoint; on recovery the file is truncated back to that position,
+// so a crash never leaves a line twice. Not safe for concurrent use.
+//
+// With DeadLetterOptions.MaxBytes the file is rotated after a checkpoint
+// that leaves it at least that long: it is renamed PATH.000001 (.000002, …)
+// and a new PATH begins. The committed position then names the segment too
+// (segment<<40 | length); segment 0 is the file of a das without rotation,
+// so positions stored by either read the same. Rotated files are not read
+// again; archive or delete them once the next checkpoint has committed.
 type DeadLetter struct {
 	f    *os.File
 	path string
+	opts DeadLetterOptions
+	seg  int64 // segment number of the file at path
 	size int64
 	buf  []byte
 	n    int64 // lines written in this process
 }
 
+// DeadLetterOptions configure OpenDeadLetterWith.
+type DeadLetterOptions struct {
+	// MaxBytes rotates the file after a checkpoint that leaves it at least
+	// this long. 0: never.
+	MaxBytes int64
+}
+
+const (
+	dlSegShift = 40 // a segment holds less than 1 TiB
+	dlSizeMask = 1<<dlSegShift - 1
+)
+
+// RotatedDeadLetter returns the name segment seg of the dead letter at
+// path has once rotated.
+func RotatedDeadLetter(path string, seg int64) string {
+	return fmt.Sprintf("%s.%06d", path, seg+1)
+}
+
 // OpenDeadLetter opens (creating if needed) the dead-letter file and
-// truncates it to committed, the length recorded by the last checkpoint.
+// truncates it to committed, the position recorded by the last checkpoint.
 // A file shorter than committed means lines were lost: that is an error.
 func OpenDeadLetter(path string, committed int64) (*DeadLetter, error) {
+	return OpenDeadLetterWith(path, committed, DeadLetterOptions{})
+}
+
+// OpenDeadLetterWith is OpenDeadLetter with options.
+func OpenDeadLetterWith(path string, committed int64, opts DeadLetterOptions) (*DeadLetter, error) {
+	if opts.MaxBytes < 0 || opts.MaxBytes > dlSizeMask {
+		return nil, fmt.Errorf("operators: dead letter: MaxBytes %d out of range", opts.MaxBytes)
+	}
+	seg, size := committed>>dlSegShift, committed&dlSizeMask
+	if committed < 0 {
+		return nil, fmt.Errorf("operators: dead letter: committed position %d is negative", committed)
+	}
+	rotated := RotatedDeadLetter(path, seg)
+	if fi, err := os.Stat(rotated); err == nil {
+		// The segment was rotated after the checkpoint that committed it:
+		// it is complete, and path holds only uncommitted lines of the
+		// next segment.
+		if fi.Size() != size {
+			return nil, fmt.Errorf("operators: dead letter %s is %d bytes, but the checkpoint committed %d: it was changed outside das", rotated, fi.Size(), size)
+		}
+		seg, size = seg+1, 0
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("operators: dead letter: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("operators: dead letter: %w", err)
@@ -42,21 +94,21 @@ func OpenDeadLetter(path string, committed int64) (*DeadLetter, error) {
 		f.Close()
 		return nil, fmt.Errorf("operators: dead letter: %w", err)
 	}
-	if fi.Size() < committed {
+	if fi.Size() < size {
 		f.Close()
-		return nil, fmt.Errorf("operators: dead letter %s is %d bytes, shorter than the %d bytes the checkpoint committed: it was truncated or replaced outside das", path, fi.Size(), committed)
+		return nil, fmt.Errorf("operators: dead letter %s is %d bytes, shorter than the %d bytes the checkpoint committed: it was truncated or replaced outside das", path, fi.Size(), size)
 	}
-	if fi.Size() > committed {
-		if err := f.Truncate(committed); err != nil {
+	if fi.Size() > size {
+		if err := f.Truncate(size); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("operators: dead letter: roll back to checkpoint: %w", err)
 		}
 	}
-	if _, err := f.Seek(committed, 0); err != nil {
+	if _, err := f.Seek(size, 0); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("operators: dead letter: %w", err)
 	}
-	return &DeadLetter{f: f, path: path, size: committed}, nil
+	return &DeadLetter{f: f, path: path, opts: opts, seg: seg, size: size}, nil
 }
 
 // Path returns the file's path.
@@ -97,13 +149,50 @@ func (d *DeadLetter) Write(reason, detail string, partition int32, offset int64,
 	return nil
 }
 
-// Sync makes every line written so far durable and returns the file length
+// Sync makes every line written so far durable and returns the position
 // to record in the checkpoint.
 func (d *DeadLetter) Sync() (int64, error) {
 	if err := d.f.Sync(); err != nil {
 		return 0, fmt.Errorf("operators: dead letter sync: %w", err)
 	}
-	return d.size, nil
+	if d.size > dlSizeMask {
+		return 0, fmt.Errorf("operators: dead letter %s reached %d bytes; set a rotation size", d.path, d.size)
+	}
+	return d.seg<<dlSegShift | d.size, nil
+}
+
+// Committed is called once the checkpoint that recorded the last Sync's
+// position is durable. It rotates the file if it reached MaxBytes.
+func (d *DeadLetter) Committed() error {
+	if d.opts.MaxBytes == 0 || d.size < d.opts.MaxBytes {
+		return nil
+	}
+	if err := d.f.Close(); err != nil {
+		return fmt.Errorf("operators: dead letter rotate: %w", err)
+	}
+	d.f = nil
+	if err := os.Rename(d.path, RotatedDeadLetter(d.path, d.seg)); err != nil {
+		return fmt.Errorf("operators: dead letter rotate: %w", err)
+	}
+	f, err := os.OpenFile(d.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("operators: dead letter rotate: %w", err)
+	}
+	if err := syncDir(filepath.Dir(d.path)); err != nil {
+		f.Close()
+		return fmt.Errorf("operators: dead letter rotate: %w", err)
+	}
+	d.f, d.seg, d.size = f, d.seg+1, 0
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // Close closes the file (without syncing: uncommitted lines are rolled

@@ -365,6 +365,9 @@ func (t *Task[T]) checkpoint() error {
 			return fmt.Errorf("stream: checkpoint %d: commit sink %d: %w", epoch, i, err)
 		}
 	}
+	if err := t.dl.Committed(); err != nil {
+		return fmt.Errorf("stream: checkpoint %d: %w", epoch, err)
+	}
 	st.Epoch = epoch
 	st.Watermark = wm
 	t.stats = st

@@ -168,6 +168,7 @@ type runConfig struct {
 	crashes               []int // Next-call numbers at which successive runs crash
 	commitCrash           bool  // the first run dies between checkpoint and commit
 	sliding               bool  // 3-minute windows sliding by 1 minute instead of 1-minute tumbling
+	dlMaxBytes            int64 // rotate the dead letter at this size (0: never)
 }
 
 // runJob runs recs to completion through as many crashes as configured,
@@ -198,7 +199,7 @@ func runJob(t *testing.T, recs []rec, rc runConfig) ([]row, []string) {
 			t.Fatal(err)
 		}
 		sink := &memSink{disk: disk, failCommit: rc.commitCrash && attempt == 0}
-		dl, err := operators.OpenDeadLetter(dlPath, cp.DeadLetterSize)
+		dl, err := operators.OpenDeadLetterWith(dlPath, cp.DeadLetterSize, operators.DeadLetterOptions{MaxBytes: rc.dlMaxBytes})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,16 +244,31 @@ func runJob(t *testing.T, recs []rec, rc runConfig) ([]row, []string) {
 	for _, f := range files {
 		rows = append(rows, disk.committed[f]...)
 	}
-	f, err := os.Open(dlPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	// The rotated dead-letter files in order, then the current one.
 	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
+	read := func(path string) bool {
+		f, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		return true
 	}
+	seg := int64(0)
+	for read(operators.RotatedDeadLetter(dlPath, seg)) {
+		seg++
+	}
+	if rc.dlMaxBytes > 0 && len(lines) > 0 && seg == 0 {
+		t.Fatalf("dead letter of %d lines never rotated at %d bytes", len(lines), rc.dlMaxBytes)
+	}
+	read(dlPath)
 	return rows, lines
 }
 
@@ -296,6 +312,9 @@ func TestCrashPointsGiveIdenticalOutput(t *testing.T) {
 			crashy.crashes = append(crashy.crashes, 1+r.IntN(3000/base.batch))
 		}
 		crashy.commitCrash = seed%2 == 0
+		if seed%4 < 2 { // crashes around dead-letter rotations too
+			crashy.dlMaxBytes = 200 + r.Int64N(2000)
+		}
 		gotRows, gotDL := runJob(t, recs, crashy)
 		want, got := latest(wantRows), latest(gotRows)
 		if len(want) != len(got) {

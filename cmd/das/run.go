@@ -34,6 +34,7 @@ func cmdRun(ctx context.Context, args []string, s stdio) error {
 	fs.StringVar(&cfg.StateDir, "state", "", "state directory (Pebble); re-use it to resume")
 	fs.StringVar(&cfg.ParquetDir, "parquet", "", "output directory for committed minute-aggregate Parquet files")
 	fs.StringVar(&cfg.DeadLetter, "dead-letter", "", "dead-letter file, one JSON line per rejected record (default STATE/dead-letter.jsonl)")
+	fs.Int64Var(&cfg.DeadLetterMaxBytes, "dead-letter-max-bytes", 0, "rotate the dead-letter file after a checkpoint that leaves it this long (to FILE.000001, .000002, …); 0: never")
 	fs.DurationVar(&cfg.OutOfOrderness, "out-of-orderness", 5*time.Second, "bounded out-of-orderness of event time")
 	fs.DurationVar(&cfg.AllowedLateness, "allowed-lateness", 10*time.Minute, "late events within this of their minute's end are corrections; later ones are dead-lettered")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 30*time.Second, "Kafka: a partition silent this long stops holding the watermark back")

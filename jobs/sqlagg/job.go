@@ -94,6 +94,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the wall clock. Default time.Now.
 	Now func() time.Time
+	// DeadLetterMaxBytes, when positive, rotates the dead-letter file after
+	// a checkpoint that leaves it at least this long: DEADLETTER.000001,
+	// .000002, … (operators.DeadLetterOptions). 0: one growing file.
+	DeadLetterMaxBytes int64
 	// CompactInterval, when positive, merges the committed minute files of
 	// ParquetDir into hourly files every CompactInterval while the job runs,
 	// and once more at the end of a bounded input: the hours that end at or
@@ -152,6 +156,9 @@ func (c *Config) validate() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.DeadLetterMaxBytes < 0 {
+		return fmt.Errorf("sqlagg: dead-letter max bytes %d must be ≥ 0", c.DeadLetterMaxBytes)
 	}
 	if c.CompactInterval < 0 {
 		return fmt.Errorf("sqlagg: compact interval %v must be ≥ 0", c.CompactInterval)
@@ -233,7 +240,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 		outs = append(outs, ks)
 	}
 
-	dl, err := operators.OpenDeadLetter(cfg.DeadLetter, cp.DeadLetterSize)
+	dl, err := operators.OpenDeadLetterWith(cfg.DeadLetter, cp.DeadLetterSize, operators.DeadLetterOptions{MaxBytes: cfg.DeadLetterMaxBytes})
 	if err != nil {
 		return sum, err
 	}
