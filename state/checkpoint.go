@@ -25,7 +25,8 @@ type Checkpoint struct {
 	FiredUpTo int64
 	// PurgedUpTo: state of windows ending at or before it was deleted.
 	PurgedUpTo int64
-	// DeadLetterSize is the committed length of the dead-letter file.
+	// DeadLetterSize is the committed position of the dead letter: its
+	// length, and with rotation its segment (operators.DeadLetter).
 	DeadLetterSize int64
 	// Watermark is the task watermark at the checkpoint; a restored task
 	// never reports a lower one.
