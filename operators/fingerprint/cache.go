@@ -75,6 +75,8 @@ type templateCache struct {
 
 	lookups, hits int // in the current window
 	bypass        int // statements left to normalize without the cache
+
+	maxBytes, maxEntries int // bounds; 0: cacheBytes, cacheEntries
 }
 
 // lookup returns the cached template of sql's skeleton (hit), or the hash
@@ -97,7 +99,11 @@ func (c *templateCache) lookup(sql []byte) (id ID, tmpl []byte, h uint64, hit, c
 // and returns the cached copy.
 func (c *templateCache) store(h uint64, id ID, tmpl []byte) []byte {
 	need := len(c.buf) + len(tmpl)
-	if len(c.entries) >= cacheEntries || c.bytes+need > cacheBytes || c.entries == nil {
+	maxBytes, maxEntries := cacheBytes, cacheEntries
+	if c.maxBytes > 0 {
+		maxBytes, maxEntries = c.maxBytes, c.maxEntries
+	}
+	if len(c.entries) >= maxEntries || c.bytes+need > maxBytes || c.entries == nil {
 		c.entries = make(map[uint64]*cacheEntry, 256)
 		c.arena, c.bytes = nil, 0
 	}

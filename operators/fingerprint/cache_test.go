@@ -185,6 +185,32 @@ func TestCacheBounded(t *testing.T) {
 	}
 }
 
+// TestWithCacheBytes: the option's bounds hold (bytes, and one shape per
+// 512 bytes), a cache of any size or none gives the same templates, and
+// n ≤ 0 turns the cache off.
+func TestWithCacheBytes(t *testing.T) {
+	stmts := longStatements(3, 3000)
+	ref := New(WithCacheBytes(0))
+	if !ref.noCache {
+		t.Fatal("WithCacheBytes(0) left the cache on")
+	}
+	for _, n := range []int{64 << 10, 1 << 20, 32 << 20} {
+		f := New(WithCacheBytes(n))
+		for round := range 2 {
+			for i, s := range stmts {
+				id, tpl := f.Fingerprint(s)
+				wid, wtpl := ref.Fingerprint(s)
+				if id != wid || !bytes.Equal(tpl, wtpl) {
+					t.Fatalf("cache %d, round %d, statement %d: %x %q, uncached %x %q", n, round, i, id, tpl, wid, wtpl)
+				}
+				if f.cache.bytes > n || len(f.cache.entries) > max(n/512, 64) {
+					t.Fatalf("cache %d: %d bytes, %d entries", n, f.cache.bytes, len(f.cache.entries))
+				}
+			}
+		}
+	}
+}
+
 // FuzzSkeleton: equal skeletons give equal templates, for two arbitrary
 // inputs and for an input and its literal-mutated variant.
 func FuzzSkeleton(f *testing.F) {

@@ -190,11 +190,34 @@ type Fingerprinter struct {
 }
 
 // New returns a Fingerprinter.
-func New() *Fingerprinter {
-	return &Fingerprinter{
+func New(opts ...Option) *Fingerprinter {
+	f := &Fingerprinter{
 		out:    make([]byte, 0, 512),
 		hist:   make([]token, 0, 64),
 		frames: make([]frame, 0, 8),
+	}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// Option configures New.
+type Option func(*Fingerprinter)
+
+// WithCacheBytes bounds the template cache (cache.go) at n bytes of
+// skeletons and templates, and at one shape per 512 bytes of n. The default,
+// 8 MiB, suits a Fingerprinter of a library or an agent; a job that
+// fingerprints a fleet's statements gains from more (sqlagg uses 32 MiB:
+// the large multi-row INSERT shapes then stop evicting the rest). n ≤ 0
+// turns the cache off.
+func WithCacheBytes(n int) Option {
+	return func(f *Fingerprinter) {
+		if n <= 0 {
+			f.noCache = true
+			return
+		}
+		f.cache.maxBytes, f.cache.maxEntries = n, max(n/512, 64)
 	}
 }
 
