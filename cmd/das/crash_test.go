@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/das-project/das/operators"
 	"github.com/das-project/das/sinks"
 	"github.com/das-project/das/sinks/parquet"
 	"github.com/das-project/das/sources"
@@ -105,60 +107,95 @@ func TestKillDashNine(t *testing.T) {
 	// that they land mid-stream however fast the machine or the engine is;
 	// each restart resumes from its last checkpoint and has less to do.
 	whole := time.Since(began)
-	dir := t.TempDir()
-	kills, midStream := 0, 0
 	var delays []time.Duration
 	for _, f := range []float64{0.06, 0.10, 0.14, 0.18, 0.22} {
 		delays = append(delays, max(time.Duration(f*float64(whole)), 20*time.Millisecond))
 	}
-	for attempt := 0; ; attempt++ {
-		cmd := runDas(bin, common(dir)...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		delay := time.Hour // the last run goes to the end
-		if attempt < len(delays) {
-			delay = delays[attempt]
-		}
-		select {
-		case err := <-done:
+	// The killed runs also compact and rotate the dead letter in the second
+	// variant: kills land in compactions and rotations too.
+	for _, v := range []struct {
+		name  string
+		extra []string
+	}{
+		{"plain", nil},
+		{"compacting-rotating", []string{"--compact-interval", "10ms", "--dead-letter-max-bytes", "65536"}},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			dir := t.TempDir()
+			kills, midStream := 0, 0
+			for attempt := 0; ; attempt++ {
+				cmd := runDas(bin, append(common(dir), v.extra...)...)
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				delay := time.Hour // the last run goes to the end
+				if attempt < len(delays) {
+					delay = delays[attempt]
+				}
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("run %d failed: %v", attempt, err)
+					}
+					attempt = 1 << 20 // finished
+				case <-time.After(delay):
+					_ = cmd.Process.Signal(syscall.SIGKILL)
+					<-done
+					kills++
+					if files, _ := filepath.Glob(filepath.Join(dir, "pq", "*.parquet")); len(files) > 0 {
+						midStream++ // a kill after output was committed, not only at start-up
+					}
+				}
+				if attempt >= 1<<20 {
+					break
+				}
+			}
+			if kills < 3 || midStream < 2 {
+				t.Fatalf("only %d kills landed before the run finished (%d after committed output); the workload is too small to test crashes", kills, midStream)
+			}
+			got := finalRows(t, filepath.Join(dir, "pq"))
+			if len(got) != len(want) {
+				t.Fatalf("after %d kills: %d final rows, uninterrupted %d", kills, len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("after %d kills, row %d differs:\n got %+v\nwant %+v", kills, i, got[i], want[i])
+				}
+			}
+			// The dead letter: rotated files in order, then the current one.
+			dl := filepath.Join(dir, "state", "dead-letter.jsonl")
+			var gotDL []byte
+			rotated := 0
+			for ; ; rotated++ {
+				b, err := os.ReadFile(operators.RotatedDeadLetter(dl, int64(rotated)))
+				if errors.Is(err, os.ErrNotExist) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				gotDL = append(gotDL, b...)
+			}
+			cur, err := os.ReadFile(dl)
 			if err != nil {
-				t.Fatalf("run %d failed: %v", attempt, err)
+				t.Fatal(err)
 			}
-			attempt = 1 << 20 // finished
-		case <-time.After(delay):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
-			if files, _ := filepath.Glob(filepath.Join(dir, "pq", "*.parquet")); len(files) > 0 {
-				midStream++ // a kill after output was committed, not only at start-up
+			gotDL = append(gotDL, cur...)
+			if !bytes.Equal(gotDL, wantDL) {
+				t.Fatalf("after %d kills the dead letter differs (%d vs %d bytes, %d rotated files)", kills, len(gotDL), len(wantDL), rotated)
 			}
-		}
-		if attempt >= 1<<20 {
-			break
-		}
+			hours, _ := filepath.Glob(filepath.Join(dir, "pq", "hour-*.parquet"))
+			if v.extra != nil && (rotated == 0 || len(hours) == 0) {
+				t.Fatalf("the compacting, rotating runs left %d hour files and %d rotated dead-letter files", len(hours), rotated)
+			}
+			matches, _ := filepath.Glob(filepath.Join(dir, "pq", "*.inprogress"))
+			if len(matches) != 0 {
+				t.Fatalf("in-progress files left after a clean finish: %v", matches)
+			}
+			t.Logf("%d kills, %d of them after committed output (uninterrupted run %v), %d final rows, %d dead-letter bytes identical (%d rotated files, %d hour files)",
+				kills, midStream, whole, len(got), len(gotDL), rotated, len(hours))
+		})
 	}
-	if kills < 3 || midStream < 2 {
-		t.Fatalf("only %d kills landed before the run finished (%d after committed output); the workload is too small to test crashes", kills, midStream)
-	}
-	got := finalRows(t, filepath.Join(dir, "pq"))
-	if len(got) != len(want) {
-		t.Fatalf("after %d kills: %d final rows, uninterrupted %d", kills, len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("after %d kills, row %d differs:\n got %+v\nwant %+v", kills, i, got[i], want[i])
-		}
-	}
-	gotDL, err := os.ReadFile(filepath.Join(dir, "state", "dead-letter.jsonl"))
-	if err != nil || !bytes.Equal(gotDL, wantDL) {
-		t.Fatalf("after %d kills the dead letter differs (%d vs %d bytes, %v)", kills, len(gotDL), len(wantDL), err)
-	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "pq", "*.inprogress"))
-	if len(matches) != 0 {
-		t.Fatalf("in-progress files left after a clean finish: %v", matches)
-	}
-	t.Logf("%d kills, %d of them after committed output (uninterrupted run %v), %d final rows, %d dead-letter bytes identical", kills, midStream, whole, len(got), len(gotDL))
 }
