@@ -559,7 +559,9 @@ func TestAgentColumns(t *testing.T) {
 	withAgent := func(mod func(*sources.Event)) sources.Event { ev := base; mod(&ev); return ev }
 	evs := []sources.Event{
 		base,
-		withAgent(func(e *sources.Event) { e.Src, e.Seq, e.TemplateID, e.Template = "h/slowlog/1", 77, 0xabc, []byte("select ?") }),
+		withAgent(func(e *sources.Event) {
+			e.Src, e.Seq, e.TemplateID, e.Template = "h/slowlog/1", 77, 0xabc, []byte("select ?")
+		}),
 		withAgent(func(e *sources.Event) {
 			e.TemplateID, e.LatencyUs, e.Count, e.LatencyMaxUs, e.Errors, e.LatencySketch = 0xabc, 400, 2, 300, 1, enc
 		}),
