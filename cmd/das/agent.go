@@ -58,6 +58,7 @@ func cmdAgent(ctx context.Context, args []string, s stdio) error {
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, keep sending this long before spooling the rest")
 	fs.DurationVar(&o.ReportInterval, "report-interval", time.Minute, "log the agent's own CPU and memory cost this often")
 	fs.StringVar(&o.Host, "host", "", "this host's name in the records' src (default: the hostname)")
+	fs.DurationVar(&inOpts.FollowPoll, "follow-poll", 0, "with --follow: how often the file is checked for growth and rotation (default 250ms for slowlog:, 200ms for file:)")
 	fs.BoolVar(&inOpts.Follow, "follow", false, "file: and slowlog: inputs: keep reading as the file grows and rotates (slowlog: keeps its position in --state; without --follow the file is shipped once)")
 	fs.DurationVar(&inOpts.PerfschemaInterval, "perfschema-interval", time.Minute, "perfschema: input: poll interval (at least 1s)")
 	if err := fs.Parse(args); err != nil {
@@ -68,6 +69,10 @@ func cmdAgent(ctx context.Context, args []string, s stdio) error {
 	}
 	if *input == "" || *brokers == "" || o.StateDir == "" || fs.NArg() > 0 {
 		fmt.Fprintln(s.err, "das agent: --input, --brokers and --state are required (and no positional arguments)")
+		return errUsage
+	}
+	if inOpts.FollowPoll < 0 || inOpts.FollowPoll > 0 && !inOpts.Follow {
+		fmt.Fprintln(s.err, "das agent: --follow-poll must be positive and goes with --follow")
 		return errUsage
 	}
 	for _, b := range strings.Split(*brokers, ",") {

@@ -121,6 +121,8 @@ func TestAgentFlags(t *testing.T) {
 		{[]string{"--input", "file:x", "--brokers", "x:1", "--state", "d", "--spool-max-bytes", "lots"}, "byte count"},
 		{[]string{"--input", "nope:x", "--brokers", "x:1", "--state", t.TempDir()}, "unknown kind"},
 		{[]string{"--input", "file:x", "--brokers", "x:1", "--state", "d", "--kafka-sasl-mechanism", "PLAIN"}, "password-file"},
+		{[]string{"--input", "slowlog:x", "--brokers", "x:1", "--state", "d", "--follow-poll", "1s"}, "goes with --follow"},
+		{[]string{"--input", "slowlog:x", "--brokers", "x:1", "--state", "d", "--follow", "--follow-poll", "-1s"}, "must be positive"},
 	} {
 		var errb bytes.Buffer
 		err := cmdAgent(context.Background(), tc.args, stdio{out: &bytes.Buffer{}, err: &errb})
@@ -166,7 +168,7 @@ func TestAgentFollowsSlowlog(t *testing.T) {
 	}
 	c := kafkatest.NewCluster(t, kafkatest.Options{Brokers: 1})
 	c.CreateTopic("das.sql-events", 1, nil)
-	args := []string{"--input", "slowlog:" + path, "--follow", "--brokers", strings.Join(c.Addrs(), ","),
+	args := []string{"--input", "slowlog:" + path, "--follow", "--follow-poll", "20ms", "--brokers", strings.Join(c.Addrs(), ","),
 		"--state", filepath.Join(dir, "state"), "--flush-interval", "50ms", "--shutdown-timeout", "2s", "--host", "db1"}
 	// waitFor runs the agent until the topic holds want records, then stops it.
 	run := func(want int, during func()) {

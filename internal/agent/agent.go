@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/das-project/das/sources"
+	"github.com/das-project/das/sources/slowlog"
 )
 
 // Failure points a test can crash the agent at (Agent.failpoint).
@@ -127,6 +128,11 @@ func (a *Agent) Run(ctx context.Context) (sum Summary, err error) {
 	if err := os.MkdirAll(a.opts.StateDir, 0o755); err != nil {
 		return sum, fmt.Errorf("agent: state dir: %w", err)
 	}
+	unlock, err := lockState(a.opts.StateDir)
+	if err != nil {
+		return sum, err
+	}
+	defer unlock()
 	j, pending, err := openJournal(a.opts.StateDir, a.opts.NoSync)
 	if err != nil {
 		return sum, err
@@ -521,6 +527,12 @@ func (a *Agent) readLoop(ctx context.Context, j *journal, ob *outbox, fatal <-ch
 			}
 		}
 		batch, err := a.in.Next(rctx)
+		if fl, ok := a.in.(interface{ Stats() slowlog.FollowStats }); ok {
+			st := fl.Stats() // read here, on the goroutine that drives the follower
+			a.st.followRotations.Store(st.Rotations)
+			a.st.followTruncations.Store(st.Truncations)
+			a.st.followLostFiles.Store(st.LostFiles)
+		}
 		if errors.Is(err, io.EOF) {
 			break
 		}

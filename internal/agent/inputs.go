@@ -36,6 +36,9 @@ type InputOptions struct {
 	// Follow makes a file: or slowlog: input follow the file as it grows
 	// and rotates.
 	Follow bool
+	// FollowPoll is how often a followed file is checked for growth and
+	// rotation. Default 250ms (slowlog:) or 200ms (file:).
+	FollowPoll time.Duration
 	// StateDir is the agent's state directory (Options.StateDir): a
 	// followed slow log keeps its position there. Required with Follow for
 	// slowlog:.
@@ -63,7 +66,7 @@ func OpenInput(ctx context.Context, spec string, o InputOptions) (Input, error) 
 	}
 	switch kind {
 	case "file":
-		return NewFileInput(arg, FileOptions{Follow: o.Follow})
+		return NewFileInput(arg, FileOptions{Follow: o.Follow, Poll: o.FollowPoll})
 	case "pcap":
 		src, err := pcap.Open(arg, pcap.Options{Port: o.Port, Instance: o.Instance})
 		if err != nil {
@@ -94,7 +97,7 @@ func OpenInput(ctx context.Context, spec string, o InputOptions) (Input, error) 
 		return NewPerfschemaInput(p, o.Instance), nil
 	case "slowlog":
 		if o.Follow {
-			return NewSlowlogFollowInput(arg, o.StateDir, slowlog.FollowOptions{Options: slowlog.Options{Instance: o.Instance}})
+			return NewSlowlogFollowInput(arg, o.StateDir, slowlog.FollowOptions{Options: slowlog.Options{Instance: o.Instance}, PollInterval: o.FollowPoll})
 		}
 		src, err := slowlog.Open(arg, slowlog.Options{Instance: o.Instance})
 		if err != nil {

@@ -19,6 +19,9 @@ import (
 // the agent wrote, other than a torn last journal line.
 var ErrCorruptState = errors.New("agent: corrupt state")
 
+// ErrStateInUse: another agent holds the state directory.
+var ErrStateInUse = errors.New("agent: state directory in use")
+
 const (
 	journalName    = "journal"
 	journalCompact = 1 << 20 // rewrite the journal past this size

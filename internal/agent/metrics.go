@@ -30,6 +30,9 @@ type stats struct {
 	replayedCuts      atomic.Int64
 	secretsRedacted   atomic.Int64
 	sqlCut            atomic.Int64
+	followRotations   atomic.Int64 // copied from a followed slow log's FollowStats
+	followTruncations atomic.Int64
+	followLostFiles   atomic.Int64
 	queueCuts         atomic.Int64 // gauges
 	memBytes          atomic.Int64
 	spoolBytes        atomic.Int64
@@ -69,6 +72,9 @@ func (s *stats) register(r prometheus.Registerer) error {
 		counter("das_agent_lost_statements_total", "Statements in lost cuts.", &s.lostStatements),
 		counter("das_agent_secrets_redacted_total", "Statements redacted despite --raw-sql because they may carry a credential.", &s.secretsRedacted),
 		counter("das_agent_sql_truncated_total", "Statements whose raw SQL was cut to fit a Kafka record.", &s.sqlCut),
+		counter("das_agent_slowlog_rotations_total", "Followed slow log: switches to a new file at the path (rename or re-create).", &s.followRotations),
+		counter("das_agent_slowlog_truncations_total", "Followed slow log: the file was truncated in place (copytruncate).", &s.followTruncations),
+		counter("das_agent_slowlog_lost_files_total", "Followed slow log: the saved position named a file that no longer exists; the path was read from its start.", &s.followLostFiles),
 		gauge("das_agent_queue_cuts", "Cuts waiting for Kafka (memory and spool).", &s.queueCuts),
 		gauge("das_agent_queue_memory_bytes", "Bytes of cuts waiting in memory.", &s.memBytes),
 		gauge("das_agent_spool_bytes", "Bytes of spool segments on disk.", &s.spoolBytes),

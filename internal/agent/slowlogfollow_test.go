@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -226,6 +227,9 @@ func TestAgentSlowlogFollow(t *testing.T) {
 			l.create()
 			l.append(10)
 			r.waitAcked(t, l.n)
+			if got := r.a.st.followRotations.Load(); got != 1 {
+				t.Errorf("das_agent_slowlog_rotations_total %d after one rotation", got)
+			}
 
 			// Stopped: the log grows meanwhile; the restart resumes.
 			if err := r.stop(t); err != nil {
@@ -239,6 +243,9 @@ func TestAgentSlowlogFollow(t *testing.T) {
 			l.copytruncate(path + ".2")
 			l.append(12)
 			r.waitAcked(t, 15+12)
+			if got := r.a.st.followTruncations.Load(); got != 1 {
+				t.Errorf("das_agent_slowlog_truncations_total %d after one copytruncate", got)
+			}
 			if err := r.stop(t); err != nil {
 				t.Fatal(err)
 			}
@@ -395,4 +402,45 @@ func TestOpenInputSlowlogFollow(t *testing.T) {
 	if !slices.Equal(got, []int64{4, 5}) {
 		t.Fatalf("after the restart: entries %v, want [4 5]", got)
 	}
+}
+
+// A second agent on a state directory in use stops at once with
+// ErrStateInUse, naming the holder; the first keeps running, and the
+// directory is free again once it stopped.
+func TestStateDirectoryLock(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "db1-slow.log")
+	l := newFollowLog(t, path)
+	l.append(5)
+	topic := "das.sql-events"
+	c := newCluster(t, topic, 1)
+	o := testOptions(t, c.Addrs(), topic)
+	r := startFollowAgent(t, path, o, nil)
+	r.waitAcked(t, 5)
+
+	in2, err := NewSlowlogFollowInput(path, o.StateDir, slowlog.FollowOptions{PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := New(in2, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a2.Run(ctx); !errors.Is(err, ErrStateInUse) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+		t.Fatalf("second agent on the same state: %v", err)
+	}
+	l.append(2)
+	r.waitAcked(t, 7) // the first one is unaffected
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	r = startFollowAgent(t, path, o, nil) // free again
+	l.append(1)
+	r.waitAcked(t, 1)
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, c, topic, o, l.n)
 }
