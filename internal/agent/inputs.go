@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,7 +96,7 @@ func OpenInput(ctx context.Context, spec string, o InputOptions) (Input, error) 
 		if err != nil {
 			return nil, err
 		}
-		return NewPerfschemaInput(p, o.Instance), nil
+		return NewPerfschemaInputWith(p, o.Instance, PerfschemaOptions{StateDir: o.StateDir, OnError: o.OnError}), nil
 	case "slowlog":
 		if o.Follow {
 			return NewSlowlogFollowInput(arg, o.StateDir, slowlog.FollowOptions{Options: slowlog.Options{Instance: o.Instance}, PollInterval: o.FollowPoll})
@@ -123,21 +125,124 @@ func OpenInput(ctx context.Context, spec string, o InputOptions) (Input, error) 
 type PerfschemaInput struct {
 	p        *perfschema.Poller
 	instance string
+	opts     PerfschemaOptions
 
-	ch     chan []perfschema.MinuteDelta
+	ch     chan perfschemaPoll
 	errc   chan error
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
 	n      int64
 	batch  Batch
+
+	bases   []polledBase // baselines of polls not yet checkpointed, in order
+	written int64        // the last poll whose baseline file was written
 }
 
-var _ Input = (*PerfschemaInput)(nil)
+// PerfschemaOptions configure NewPerfschemaInputWith.
+type PerfschemaOptions struct {
+	// StateDir, if set, keeps the poller's baseline across restarts: each
+	// cut's checkpoint is the baseline after its last poll
+	// (STATE/perfschema/base-N until the cut is settled, then
+	// STATE/perfschema.baseline), and Open restores it, so the first poll
+	// after a restart is a delta over the time the agent was away.
+	StateDir string
+	// OnError receives a saved baseline that cannot be used (another
+	// server, damaged): the poller then starts with a new baseline.
+	OnError func(error)
+}
 
-// NewPerfschemaInput returns an input polling p; it owns p.
+type perfschemaPoll struct {
+	ds   []perfschema.MinuteDelta
+	base []byte // the poller's baseline after this poll
+}
+
+type polledBase struct {
+	n    int64
+	data []byte
+}
+
+var (
+	_ Input     = (*PerfschemaInput)(nil)
+	_ Committer = (*PerfschemaInput)(nil)
+)
+
+// NewPerfschemaInput returns an input polling p, without a saved baseline;
+// it owns p.
 func NewPerfschemaInput(p *perfschema.Poller, instance string) *PerfschemaInput {
-	return &PerfschemaInput{p: p, instance: instance}
+	return NewPerfschemaInputWith(p, instance, PerfschemaOptions{})
+}
+
+// NewPerfschemaInputWith returns an input polling p; it owns p.
+func NewPerfschemaInputWith(p *perfschema.Poller, instance string, opts PerfschemaOptions) *PerfschemaInput {
+	return &PerfschemaInput{p: p, instance: instance, opts: opts}
+}
+
+const perfschemaBaseline = "perfschema.baseline"
+
+func (in *PerfschemaInput) baseFile(n int64) string {
+	return filepath.Join(in.opts.StateDir, "perfschema", "base-"+strconv.FormatInt(n, 10))
+}
+
+// Checkpoint implements Committer: the baseline after the last poll at or
+// before p (p.Offset counts polls), written to its own file; the
+// checkpoint names the poll. Nil without a StateDir or before a baseline.
+func (in *PerfschemaInput) Checkpoint(p Position) ([]byte, error) {
+	if in.opts.StateDir == "" {
+		return nil, nil
+	}
+	i := len(in.bases) - 1
+	for i >= 0 && in.bases[i].n > p.Offset {
+		i--
+	}
+	if i < 0 {
+		if in.written == 0 {
+			return nil, nil
+		}
+		return []byte(strconv.FormatInt(in.written, 10)), nil
+	}
+	b := in.bases[i]
+	if err := os.MkdirAll(filepath.Dir(in.baseFile(b.n)), 0o755); err != nil {
+		return nil, fmt.Errorf("agent: perfschema baseline: %w", err)
+	}
+	if err := writeFileSync(in.baseFile(b.n), b.data, false); err != nil {
+		return nil, fmt.Errorf("agent: perfschema baseline: %w", err)
+	}
+	in.written = b.n
+	in.bases = append(in.bases[:0], in.bases[i+1:]...)
+	return []byte(strconv.FormatInt(b.n, 10)), nil
+}
+
+// Commit implements Committer: the baseline of ckpt's poll becomes the one
+// the next start restores. Committing an older or already committed
+// checkpoint again changes nothing.
+func (in *PerfschemaInput) Commit(ckpt []byte) error {
+	if len(ckpt) == 0 || in.opts.StateDir == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(string(ckpt), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: perfschema checkpoint %q", ErrCorruptState, ckpt)
+	}
+	src := in.baseFile(n)
+	if err := os.Rename(src, filepath.Join(in.opts.StateDir, perfschemaBaseline)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // committed before (or superseded by a later one)
+		}
+		return fmt.Errorf("agent: perfschema baseline: %w", err)
+	}
+	if err := syncDir(in.opts.StateDir); err != nil {
+		return fmt.Errorf("agent: perfschema baseline: %w", err)
+	}
+	// Baselines of earlier polls are superseded.
+	dir := filepath.Dir(src)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if m, err := strconv.ParseInt(strings.TrimPrefix(e.Name(), "base-"), 10, 64); err == nil && m < n {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
 }
 
 // Kind implements Input: "perfschema".
@@ -151,7 +256,32 @@ func (in *PerfschemaInput) Open(ctx context.Context, _ Position) error {
 	if in.ch != nil {
 		return errors.New("agent: perfschema input already open")
 	}
-	in.ch = make(chan []perfschema.MinuteDelta)
+	if in.opts.StateDir != "" {
+		data, err := os.ReadFile(filepath.Join(in.opts.StateDir, perfschemaBaseline))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return fmt.Errorf("agent: perfschema baseline: %w", err)
+		default:
+			if err := in.p.Restore(data); err != nil {
+				if !errors.Is(err, perfschema.ErrBaseline) {
+					return err
+				}
+				if in.opts.OnError != nil {
+					in.opts.OnError(fmt.Errorf("agent: saved perfschema baseline not used, starting a new one (the statements since the last poll before the restart are not counted): %w", err))
+				}
+			}
+		}
+	}
+	if in.opts.StateDir != "" {
+		// Baselines written but not committed before a restart belong to
+		// cuts that were not settled: the restored baseline predates them,
+		// so the first poll counts their statements again, once.
+		if err := os.RemoveAll(filepath.Join(in.opts.StateDir, "perfschema")); err != nil {
+			return fmt.Errorf("agent: perfschema baseline: %w", err)
+		}
+	}
+	in.ch = make(chan perfschemaPoll)
 	in.errc = make(chan error, 1)
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	in.cancel = cancel
@@ -161,7 +291,7 @@ func (in *PerfschemaInput) Open(ctx context.Context, _ Position) error {
 		defer close(in.ch)
 		err := in.p.Run(rctx, func(ectx context.Context, ds []perfschema.MinuteDelta) error {
 			select {
-			case in.ch <- ds:
+			case in.ch <- perfschemaPoll{ds: ds, base: in.p.Baseline()}:
 				return nil
 			case <-ectx.Done():
 				return ectx.Err()
@@ -188,7 +318,7 @@ func (in *PerfschemaInput) Next(ctx context.Context) (*Batch, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-t.C:
-	case ds, ok := <-in.ch:
+	case poll, ok := <-in.ch:
 		if !ok {
 			select {
 			case err := <-in.errc:
@@ -197,12 +327,15 @@ func (in *PerfschemaInput) Next(ctx context.Context) (*Batch, error) {
 				return nil, io.EOF
 			}
 		}
-		for i := range ds {
-			if ev, ok := in.event(&ds[i]); ok {
+		for i := range poll.ds {
+			if ev, ok := in.event(&poll.ds[i]); ok {
 				b.Events = append(b.Events, ev)
 			}
 		}
 		in.n++
+		if in.opts.StateDir != "" && poll.base != nil {
+			in.bases = append(in.bases, polledBase{n: in.n, data: poll.base})
+		}
 	}
 	b.End = in.n
 	return b, nil

@@ -115,7 +115,8 @@ type Poller struct {
 // serverInfo is what New learned about the server.
 type serverInfo struct {
 	version      string
-	mariadb      bool  // read statement/com/Execute: MariaDB does not digest it
+	identity     string // @@hostname:@@port: a saved baseline belongs to one server
+	mariadb      bool   // read statement/com/Execute: MariaDB does not digest it
 	hasQuantiles bool  // QUANTILE_95 and QUANTILE_99
 	hasSample    bool  // QUERY_SAMPLE_TEXT
 	seenResUs    int64 // FIRST_SEEN resolution
@@ -190,9 +191,12 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Poller, error) {
 
 func (p *Poller) probe(ctx context.Context) error {
 	var on sql.NullInt64
-	if err := p.db.QueryRowContext(ctx, "SELECT @@performance_schema, VERSION()").Scan(&on, &p.srv.version); err != nil {
+	var host string
+	var port int64
+	if err := p.db.QueryRowContext(ctx, "SELECT @@performance_schema, VERSION(), @@hostname, @@port").Scan(&on, &p.srv.version, &host, &port); err != nil {
 		return fmt.Errorf("perfschema: reading @@performance_schema: %w", err)
 	}
+	p.srv.identity = host + ":" + strconv.FormatInt(port, 10)
 	p.srv.mariadb = strings.Contains(strings.ToLower(p.srv.version), "mariadb")
 	if on.Int64 == 0 {
 		return fmt.Errorf("%w (%s): set performance_schema=ON in the [mysqld] section of the server's configuration and restart it", ErrDisabled, p.srv.version)
