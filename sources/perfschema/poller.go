@@ -117,11 +117,11 @@ type serverInfo struct {
 	version      string
 	identity     string // @@hostname:@@port: a saved baseline belongs to one server
 	mariadb      bool   // read statement/com/Execute: MariaDB does not digest it
-	hasQuantiles bool  // QUANTILE_95 and QUANTILE_99
-	hasSample    bool  // QUERY_SAMPLE_TEXT
-	seenResUs    int64 // FIRST_SEEN resolution
-	digestsSize  int64 // performance_schema_digests_size
-	maxSQLText   int   // performance_schema_max_sql_text_length; 0 unknown
+	hasQuantiles bool   // QUANTILE_95 and QUANTILE_99
+	hasSample    bool   // QUERY_SAMPLE_TEXT
+	seenResUs    int64  // FIRST_SEEN resolution
+	digestsSize  int64  // performance_schema_digests_size
+	maxSQLText   int    // performance_schema_max_sql_text_length; 0 unknown
 }
 
 // requiredColumns are the digest table columns the source reads.
