@@ -13,8 +13,8 @@ import (
 // Saved with the statements it produced and restored at the next start
 // (Restore), it makes the first poll after a restart a delta over the whole
 // time the poller was away, instead of a new baseline that drops that
-// time's statements. Deltas since a restored baseline are attributed to the
-// minute of that first poll.
+// time's statements. Like every delta, those since a restored baseline are
+// attributed to the minute at the middle of their interval.
 
 // baselineVersion is the first byte of an encoded baseline.
 const baselineVersion = 1
