@@ -387,7 +387,11 @@ func testOverflow(t *testing.T, e *liveEnv) {
 	for i := 0; i < n; i++ {
 		e.exec(t, db, fmt.Sprintf("SELECT %d AS c%d", i, i))
 	}
-	e.settle(t, db) // one more statement
+	// The server records a statement after it answered it, so the
+	// settling statement itself may or may not be in the table yet: settle
+	// twice, and the first one is in.
+	e.settle(t, db)
+	e.settle(t, db)
 	out := poll(t, p)
 	var digested, overflow int64
 	for _, d := range out {
@@ -401,8 +405,8 @@ func testOverflow(t *testing.T, e *liveEnv) {
 			digested += d.Count
 		}
 	}
-	if overflow == 0 || digested+overflow != n+1 {
-		t.Errorf("digested %d + overflow %d, want %d with some overflow", digested, overflow, n+1)
+	if total := digested + overflow; overflow == 0 || total != n+1 && total != n+2 {
+		t.Errorf("digested %d + overflow %d, want %d or %d with some overflow", digested, overflow, n+1, n+2)
 	}
 	st := p.Stats()
 	if st.OverflowStatements != overflow || st.DigestRows < digestsSize-1 {
