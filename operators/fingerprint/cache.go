@@ -173,7 +173,17 @@ func skeleton(dst, s []byte) (_ []byte, ok bool) {
 				i++
 				continue
 			}
-			j, num := scanNumber(s, i)
+			// Plain integers, the common case, without scanNumber: a digit
+			// run that ends the input or is followed by one of these bytes
+			// is what scanNumber reads as a number too.
+			j := i + 1
+			for j < n && class[s[j]]&cDigit != 0 {
+				j++
+			}
+			num := true
+			if j < n && s[j] != ',' && s[j] != ')' && s[j] != ' ' {
+				j, num = scanNumber(s, i)
+			}
 			if num {
 				dst = append(dst, markEscape, markNumber)
 			} else {
