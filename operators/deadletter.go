@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/das-project/das/internal/fsutil"
 )
 
 // DeadLetter is the dead-letter output: one JSON line per rejected input
@@ -178,21 +180,12 @@ func (d *DeadLetter) Committed() error {
 	if err != nil {
 		return fmt.Errorf("operators: dead letter rotate: %w", err)
 	}
-	if err := syncDir(filepath.Dir(d.path)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(d.path)); err != nil {
 		f.Close()
 		return fmt.Errorf("operators: dead letter rotate: %w", err)
 	}
 	d.f, d.seg, d.size = f, d.seg+1, 0
 	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // Close closes the file (without syncing: uncommitted lines are rolled

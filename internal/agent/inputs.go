@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/das-project/das/internal/fsutil"
 	"github.com/das-project/das/sources"
 	"github.com/das-project/das/sources/pcap"
 	"github.com/das-project/das/sources/perfschema"
@@ -231,7 +232,7 @@ func (in *PerfschemaInput) Commit(ckpt []byte) error {
 		}
 		return fmt.Errorf("agent: perfschema baseline: %w", err)
 	}
-	if err := syncDir(in.opts.StateDir); err != nil {
+	if err := fsutil.SyncDir(in.opts.StateDir); err != nil {
 		return fmt.Errorf("agent: perfschema baseline: %w", err)
 	}
 	// Baselines of earlier polls are superseded.

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/das-project/das/internal/fsutil"
 )
 
 // ErrCorruptState: a state file (journal, spool segment) that is not what
@@ -358,17 +360,5 @@ func writeFileSync(path string, data []byte, noSync bool) (err error) {
 	if noSync {
 		return nil
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fsutil.SyncDir(filepath.Dir(path))
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/das-project/das/internal/fsutil"
 )
 
 // A spool file holds the records of one precommitted epoch until its
@@ -132,7 +134,7 @@ func writeSpool(dir string, epoch uint64, recs []kv, noSync bool) (err error) {
 	if noSync {
 		return nil
 	}
-	return syncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 func readSpool(dir string, epoch uint64) ([]kv, error) {
@@ -145,16 +147,4 @@ func readSpool(dir string, epoch uint64) ([]kv, error) {
 		return nil, fmt.Errorf("%s: %w", spoolName(epoch), err)
 	}
 	return recs, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
