@@ -173,15 +173,8 @@ func skeleton(dst, s []byte) (_ []byte, ok bool) {
 				i++
 				continue
 			}
-			// Plain integers, the common case, without scanNumber: a digit
-			// run that ends the input or is followed by one of these bytes
-			// is what scanNumber reads as a number too.
-			j := i + 1
-			for j < n && class[s[j]]&cDigit != 0 {
-				j++
-			}
-			num := true
-			if j < n && s[j] != ',' && s[j] != ')' && s[j] != ' ' {
+			j, num := plainNumber(s, i)
+			if !num {
 				j, num = scanNumber(s, i)
 			}
 			if num {

@@ -309,14 +309,8 @@ func (f *Fingerprinter) normalize(s []byte) {
 				i = f.word(s, i)
 				continue
 			}
-			// A plain integer (digits, then the end, ',', ')' or ' ') is
-			// what scanNumber reads as a number; skip the call for it.
-			j := i + 1
-			for j < n && class[s[j]]&cDigit != 0 {
-				j++
-			}
-			num := true
-			if j < n && s[j] != ',' && s[j] != ')' && s[j] != ' ' {
+			j, num := plainNumber(s, i)
+			if !num {
 				j, num = scanNumber(s, i)
 			}
 			if num {

@@ -102,6 +102,19 @@ func scanWord(s []byte, i int) int {
 	return i
 }
 
+// plainNumber reports whether the digit run at s[i] is a plain integer:
+// it ends the input or is followed by ',', ')' or ' ', so it is a number
+// whatever scanNumber would check. The common case (the job's statements
+// carry about 15 numbers each): callers call scanNumber only when it is
+// not. It returns the run's end.
+func plainNumber(s []byte, i int) (int, bool) {
+	j := i + 1
+	for j < len(s) && class[s[j]]&cDigit != 0 {
+		j++
+	}
+	return j, j == len(s) || s[j] == ',' || s[j] == ')' || s[j] == ' '
+}
+
 // scanNumber scans a token that starts with a digit, or with '.' followed by
 // a digit. It returns the token's end and whether it is a numeric literal;
 // otherwise it is an identifier that starts with digits (MySQL allows 2fa or
