@@ -503,6 +503,7 @@ func (a *Agent) readLoop(ctx context.Context, j *journal, ob *outbox, fatal <-ch
 	}
 	r.b.start(resume.Stream, resume.Offset, a.opts.Now())
 	rctx := ctx
+	follower, _ := a.in.(interface{ Stats() slowlog.FollowStats })
 	for {
 		select {
 		case err := <-fatal:
@@ -527,8 +528,8 @@ func (a *Agent) readLoop(ctx context.Context, j *journal, ob *outbox, fatal <-ch
 			}
 		}
 		batch, err := a.in.Next(rctx)
-		if fl, ok := a.in.(interface{ Stats() slowlog.FollowStats }); ok {
-			st := fl.Stats() // read here, on the goroutine that drives the follower
+		if follower != nil {
+			st := follower.Stats() // read here, on the goroutine that drives the follower
 			a.st.followRotations.Store(st.Rotations)
 			a.st.followTruncations.Store(st.Truncations)
 			a.st.followLostFiles.Store(st.LostFiles)

@@ -282,6 +282,11 @@ func (in *PerfschemaInput) Open(ctx context.Context, _ Position) error {
 			return fmt.Errorf("agent: perfschema baseline: %w", err)
 		}
 	}
+	// The baseline is encoded with each poll only when it is kept.
+	baseline := func() []byte { return nil }
+	if in.opts.StateDir != "" {
+		baseline = in.p.Baseline
+	}
 	in.ch = make(chan perfschemaPoll)
 	in.errc = make(chan error, 1)
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -292,7 +297,7 @@ func (in *PerfschemaInput) Open(ctx context.Context, _ Position) error {
 		defer close(in.ch)
 		err := in.p.Run(rctx, func(ectx context.Context, ds []perfschema.MinuteDelta) error {
 			select {
-			case in.ch <- perfschemaPoll{ds: ds, base: in.p.Baseline()}:
+			case in.ch <- perfschemaPoll{ds: ds, base: baseline()}:
 				return nil
 			case <-ectx.Done():
 				return ectx.Err()
@@ -334,7 +339,7 @@ func (in *PerfschemaInput) Next(ctx context.Context) (*Batch, error) {
 			}
 		}
 		in.n++
-		if in.opts.StateDir != "" && poll.base != nil {
+		if poll.base != nil {
 			in.bases = append(in.bases, polledBase{n: in.n, data: poll.base})
 		}
 	}
