@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/das-project/das/internal/fsutil"
@@ -57,6 +59,39 @@ const (
 // path has once rotated.
 func RotatedDeadLetter(path string, seg int64) string {
 	return fmt.Sprintf("%s.%06d", path, seg+1)
+}
+
+// DeadLetterFiles returns the files of the dead letter at path in the
+// order their lines were written: the rotated ones still present
+// (RotatedDeadLetter names), oldest first, then path itself if it exists.
+// Rotated files archived away are simply not listed.
+func DeadLetterFiles(path string) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Base(path) + "."
+	var segs []int64
+	for _, e := range ents {
+		suffix, ok := strings.CutPrefix(e.Name(), base)
+		if !ok || len(suffix) < 6 {
+			continue
+		}
+		if n, err := strconv.ParseInt(suffix, 10, 64); err == nil && n > 0 && suffix == fmt.Sprintf("%06d", n) {
+			segs = append(segs, n-1)
+		}
+	}
+	slices.Sort(segs)
+	files := make([]string, 0, len(segs)+1)
+	for _, seg := range segs {
+		files = append(files, RotatedDeadLetter(path, seg))
+	}
+	if _, err := os.Stat(path); err == nil {
+		files = append(files, path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return files, nil
 }
 
 // OpenDeadLetter opens (creating if needed) the dead-letter file and

@@ -3,6 +3,7 @@ package operators
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,9 @@ func TestDeadLetterRotation(t *testing.T) {
 	d.Close()
 	if got := lines(t, path); len(got) != 1 || got[0] != "c" {
 		t.Fatalf("current file holds %v", got)
+	}
+	if files, err := DeadLetterFiles(path); err != nil || fmt.Sprint(files) != fmt.Sprint([]string{rotated, path}) {
+		t.Fatalf("DeadLetterFiles = %v, %v; want the rotated file, then the current one", files, err)
 	}
 
 	// A position from a das without rotation (segment 0) reads the same.

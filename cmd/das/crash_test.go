@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -165,24 +164,19 @@ func TestKillDashNine(t *testing.T) {
 				}
 			}
 			// The dead letter: rotated files in order, then the current one.
-			dl := filepath.Join(dir, "state", "dead-letter.jsonl")
+			files, err := operators.DeadLetterFiles(filepath.Join(dir, "state", "dead-letter.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			var gotDL []byte
-			rotated := 0
-			for ; ; rotated++ {
-				b, err := os.ReadFile(operators.RotatedDeadLetter(dl, int64(rotated)))
-				if errors.Is(err, os.ErrNotExist) {
-					break
-				}
+			for _, f := range files {
+				b, err := os.ReadFile(f)
 				if err != nil {
 					t.Fatal(err)
 				}
 				gotDL = append(gotDL, b...)
 			}
-			cur, err := os.ReadFile(dl)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gotDL = append(gotDL, cur...)
+			rotated := len(files) - 1
 			if !bytes.Equal(gotDL, wantDL) {
 				t.Fatalf("after %d kills the dead letter differs (%d vs %d bytes, %d rotated files)", kills, len(gotDL), len(wantDL), rotated)
 			}
