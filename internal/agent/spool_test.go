@@ -66,6 +66,13 @@ func startAgent(t testing.TB, path string, o Options) (*Agent, func() (Summary, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startInput(t, in, o)
+}
+
+// startInput runs an agent over in in the background; the returned stop
+// function cancels it and returns its result.
+func startInput(t testing.TB, in Input, o Options) (*Agent, func() (Summary, error)) {
+	t.Helper()
 	a, err := New(in, o)
 	if err != nil {
 		t.Fatal(err)
