@@ -76,7 +76,7 @@ type templateCache struct {
 	lookups, hits int // in the current window
 	bypass        int // statements left to normalize without the cache
 
-	maxBytes, maxEntries int // bounds; 0: cacheBytes, cacheEntries
+	maxBytes, maxEntries int // bounds: cacheBytes, cacheEntries unless WithCacheBytes
 }
 
 // lookup returns the cached template of sql's skeleton (hit), or the hash
@@ -99,11 +99,7 @@ func (c *templateCache) lookup(sql []byte) (id ID, tmpl []byte, h uint64, hit, c
 // and returns the cached copy.
 func (c *templateCache) store(h uint64, id ID, tmpl []byte) []byte {
 	need := len(c.buf) + len(tmpl)
-	maxBytes, maxEntries := cacheBytes, cacheEntries
-	if c.maxBytes > 0 {
-		maxBytes, maxEntries = c.maxBytes, c.maxEntries
-	}
-	if len(c.entries) >= maxEntries || c.bytes+need > maxBytes || c.entries == nil {
+	if len(c.entries) >= c.maxEntries || c.bytes+need > c.maxBytes || c.entries == nil {
 		c.entries = make(map[uint64]*cacheEntry, 256)
 		c.arena, c.bytes = nil, 0
 	}

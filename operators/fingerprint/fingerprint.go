@@ -195,6 +195,7 @@ func New(opts ...Option) *Fingerprinter {
 		out:    make([]byte, 0, 512),
 		hist:   make([]token, 0, 64),
 		frames: make([]frame, 0, 8),
+		cache:  templateCache{maxBytes: cacheBytes, maxEntries: cacheEntries},
 	}
 	for _, o := range opts {
 		o(f)
