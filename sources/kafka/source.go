@@ -160,6 +160,12 @@ func (s *Source) baseOpts() []kgo.Opt {
 		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(reset),
 		kgo.ConsumeStartOffset(start),
+		// A fetch that holds only partitions at their end waits this long
+		// for data; a partition whose start offset the client is still
+		// looking up waits behind it. franz-go's 5 s default would make
+		// such a partition miss many polls after Open; no longer than a
+		// poll keeps them in step.
+		kgo.FetchMaxWait(min(s.opts.PollTimeout, 5*time.Second)),
 	}
 	if s.opts.TLS != nil {
 		o = append(o, kgo.DialTLSConfig(s.opts.TLS.Clone()))

@@ -39,14 +39,7 @@ func TestResumeExactly(t *testing.T) {
 					// returns an over-size batch for the first partition of a
 					// response (KIP-74) and kfake does not rotate partitions,
 					// so a smaller bound can starve one partition for minutes.
-					//
-					// A short fetch wait: a partition without a resume offset
-					// needs a ListOffsets first, and if the client's first
-					// fetch to that partition's leader went out before it
-					// (holding only partitions at their end), the partition
-					// waits for that fetch's max wait (5 s by default) — longer
-					// than a cycle lasts, so every cycle would miss it.
-					ClientOpts: []kgo.Opt{kgo.FetchMaxPartitionBytes(int32(32<<10 + rng.IntN(32<<10))), kgo.FetchMaxWait(20 * time.Millisecond)}})
+					ClientOpts: []kgo.Opt{kgo.FetchMaxPartitionBytes(int32(32<<10 + rng.IntN(32<<10)))}})
 				open(t, src, l.resume())
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				for range 1 + rng.IntN(6) {
